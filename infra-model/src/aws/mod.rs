@@ -1,0 +1,4 @@
+//! Typed resources, one module per AWS service.
+
+pub mod dynamodb;
+pub mod sqs;

@@ -1,0 +1,14 @@
+//! The project's developer commands, as a library so that tests call the same code.
+
+pub mod bench;
+pub mod lint;
+pub mod synth;
+pub mod tools;
+
+use std::path::PathBuf;
+
+/// The workspace root (the folder with the top-level `Cargo.toml`).
+pub fn root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().map(PathBuf::from).unwrap_or(manifest_dir)
+}

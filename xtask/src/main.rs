@@ -1,0 +1,156 @@
+//! `cargo xtask <command>`: the project's developer CLI. Run it bare for the list of commands.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use infra_model::Env;
+use xtask::{bench, lint, synth, tools};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Synthesize, lint and measure the order system",
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum EnvArg {
+    Dev,
+    Staging,
+    Prod,
+    All,
+}
+
+impl EnvArg {
+    fn envs(self) -> Vec<Env> {
+        match self {
+            EnvArg::Dev => vec![Env::Dev],
+            EnvArg::Staging => vec![Env::Staging],
+            EnvArg::Prod => vec![Env::Prod],
+            EnvArg::All => Env::ALL.to_vec(),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Synthesize the CloudFormation templates (no AWS account, network or compiled function needed).
+    Synth {
+        /// The environment(s) to synthesize.
+        #[arg(long, value_enum, default_value = "all")]
+        env: EnvArg,
+        /// Where to write `<stack>.template.yaml` (and `.json`).
+        #[arg(long, default_value = "target/synth")]
+        out: PathBuf,
+        /// Which files to write.
+        #[arg(long, value_enum, default_value = "yaml")]
+        format: synth::Format,
+        /// Print one environment's YAML instead of writing files.
+        #[arg(long, conflicts_with_all = ["check", "out", "format"])]
+        stdout: bool,
+        /// Fail if a template differs from its committed snapshot under snapshots/.
+        #[arg(long)]
+        check: bool,
+        /// The snapshots folder `--check` compares with.
+        #[arg(long, default_value = "snapshots", requires = "check")]
+        snapshots: PathBuf,
+    },
+    /// Run cfn-lint (installed on first use into .tools/) on the synthesized templates.
+    Lint {
+        #[arg(long, value_enum, default_value = "all")]
+        env: EnvArg,
+    },
+    /// Measure synthesis (in process and as a command) and print the figures the README quotes.
+    Bench,
+    /// Install the project's pinned tools into .tools/ (or $ORDERS_TOOLS_DIR) and print where they are.
+    Tools,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let root = xtask::root();
+    match cli.command {
+        Cmd::Synth {
+            env,
+            out,
+            format,
+            stdout,
+            check,
+            snapshots,
+        } => {
+            let stacks = synth::synth(&env.envs())?;
+            if stdout {
+                let [one] = stacks.as_slice() else {
+                    bail!("--stdout prints one environment: add --env dev, --env staging or --env prod");
+                };
+                print!("{}", one.template.to_yaml());
+                return Ok(ExitCode::SUCCESS);
+            }
+            if check {
+                let snapshots = if snapshots.is_absolute() {
+                    snapshots
+                } else {
+                    root.join(snapshots)
+                };
+                let stale = synth::check(&stacks, &snapshots)?;
+                if stale.is_empty() {
+                    println!("snapshots are up to date ({} environments)", stacks.len());
+                    return Ok(ExitCode::SUCCESS);
+                }
+                for d in &stale {
+                    eprintln!("{d}");
+                }
+                eprintln!(
+                    "error: {} template(s) differ from the committed snapshots.\n\
+                     Review the diff above; if the change is intended, run\n  \
+                     INSTA_UPDATE=always cargo test -p infra-model --test snapshots\n\
+                     and commit snapshots/.",
+                    stale.len()
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            let out = if out.is_absolute() { out } else { root.join(out) };
+            synth::write(&stacks, &out, format)?;
+        }
+        Cmd::Lint { env } => {
+            let stacks = synth::synth(&env.envs())?;
+            let out = root.join("target/synth");
+            let files = synth::write(&stacks, &out, synth::Format::Yaml)?;
+            let report = lint::run(&files)?;
+            if report.findings.is_empty() {
+                println!(
+                    "cfn-lint: no findings in {} template(s) (errors, warnings and informational checks)",
+                    files.len()
+                );
+            } else {
+                for f in &report.findings {
+                    eprintln!("{f}");
+                }
+                eprintln!("error: cfn-lint reported {} finding(s)", report.findings.len());
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Cmd::Bench => bench::synth()?,
+        Cmd::Tools => {
+            for (tool, path) in tools::ensure_all()? {
+                println!("{:<24} {}", tool.requirement, path.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,136 @@
+//! Tools the project installs for itself, pinned, into a git-ignored folder (`.tools/` by
+//! default, or `$ORDERS_TOOLS_DIR`): one Python virtual environment with the PyPI packages below.
+//!
+//! Installation happens on first use, under a file lock, so parallel tests never race.
+
+use std::fs::{self, File};
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// A tool from PyPI, pinned.
+#[derive(Clone, Copy, Debug)]
+pub struct PyTool {
+    /// The requirement given to pip.
+    pub requirement: &'static str,
+    /// The executable it provides, in the venv's `bin/`.
+    pub executable: &'static str,
+}
+
+/// cfn-lint, the reference linter for CloudFormation templates.
+pub const CFN_LINT: PyTool = PyTool {
+    requirement: "cfn-lint==1.58.0",
+    executable: "cfn-lint",
+};
+
+/// Every tool the project uses, for `cargo xtask tools`.
+pub const ALL: &[PyTool] = &[CFN_LINT];
+
+/// The folder the tools live in.
+pub fn dir() -> PathBuf {
+    match std::env::var_os("ORDERS_TOOLS_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => crate::root().join(".tools"),
+    }
+}
+
+fn venv() -> PathBuf {
+    dir().join("venv")
+}
+
+fn stamp(tool: &PyTool) -> PathBuf {
+    let safe: String = tool
+        .requirement
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    venv().join(format!(".installed-{safe}"))
+}
+
+/// The path of the tool's executable, installing it first if needed.
+pub fn ensure(tool: PyTool) -> Result<PathBuf> {
+    let exe = venv().join("bin").join(tool.executable);
+    if stamp(&tool).exists() && exe.exists() {
+        return Ok(exe);
+    }
+    let dir = dir();
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create the tools folder {}", dir.display()))?;
+    let lock = File::create(dir.join(".lock")).context("cannot create the tools lock file")?;
+    lock.lock().context("cannot lock the tools folder")?;
+    // Another process may have installed it while we waited for the lock.
+    if stamp(&tool).exists() && exe.exists() {
+        return Ok(exe);
+    }
+    install(&tool)?;
+    Ok(exe)
+}
+
+fn install(tool: &PyTool) -> Result<()> {
+    let venv = venv();
+    let python = venv.join("bin").join("python3");
+    if !python.exists() {
+        eprintln!("tools: creating a Python environment in {}", venv.display());
+        run(Command::new(python3()?).args(["-m", "venv"]).arg(&venv), "create the Python environment")
+            .context("python3 could not create a virtual environment; on Debian/Ubuntu install it with `apt-get install python3-venv`")?;
+    }
+    eprintln!("tools: installing {} (first use only)", tool.requirement);
+    run(
+        Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            tool.requirement,
+        ]),
+        &format!("install {}", tool.requirement),
+    )
+    .with_context(|| {
+        format!(
+            "pip could not install {}: check that PyPI is reachable",
+            tool.requirement
+        )
+    })?;
+    fs::write(stamp(tool), tool.requirement)?;
+    Ok(())
+}
+
+fn python3() -> Result<PathBuf> {
+    for candidate in ["python3", "python"] {
+        if let Ok(out) = Command::new(candidate).arg("--version").output()
+            && out.status.success()
+        {
+            return Ok(PathBuf::from(candidate));
+        }
+    }
+    bail!(
+        "python3 was not found on PATH: install Python 3.9 or newer (it is needed for cfn-lint and the local AWS emulator)"
+    )
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<()> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot start the command to {what}"))?;
+    if !out.status.success() {
+        bail!(
+            "could not {what} ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// Installs every tool.
+pub fn ensure_all() -> Result<Vec<(PyTool, PathBuf)>> {
+    ALL.iter().map(|t| Ok((*t, ensure(*t)?))).collect()
+}
