@@ -8,6 +8,7 @@
 
 pub mod aws;
 pub mod cfn;
+pub mod contract;
 pub mod system;
 
 pub use system::{Env, synth};

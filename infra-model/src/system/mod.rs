@@ -9,6 +9,7 @@ pub use env::{Env, Settings, UnknownEnv};
 use crate::aws::dynamodb::{GlobalIndex, Projection, StreamView, Table};
 use crate::aws::sqs::Queue;
 use crate::cfn::{Expr, Options, Output, Policy, SynthError, Synthesized, Tag, Template};
+use crate::contract::tables::orders as orders_table;
 
 /// The application's name: stacks are `<APP>-<env>`.
 pub const APP: &str = "orders";
@@ -16,24 +17,6 @@ pub const APP: &str = "orders";
 /// The CloudFormation stack name of an environment.
 pub fn stack_name(env: Env) -> String {
     format!("{APP}-{}", env.name())
-}
-
-/// The orders table's keys and indexes, shared with the handlers that read and write it.
-pub mod orders_table {
-    use crate::aws::dynamodb::Key;
-
-    pub const PARTITION_KEY: Key = Key::string("orderId");
-    pub const CREATED_AT: Key = Key::string("createdAt");
-    /// Orders by status, newest first. The partition key is the status with a shard suffix
-    /// (`RESERVED#07`): one partition per status would take every write of a busy status,
-    /// so writes are spread over [`STATUS_SHARDS`] partitions and a query reads them all and
-    /// merges by creation time.
-    pub const BY_STATUS: &str = "byStatus";
-    pub const STATUS_SHARD: Key = Key::string("statusShard");
-    pub const STATUS_SHARDS: u32 = 8;
-    /// Orders by customer e-mail, newest first.
-    pub const BY_CUSTOMER: &str = "byCustomer";
-    pub const CUSTOMER: Key = Key::string("customerEmail");
 }
 
 /// The order system's template for one environment.
@@ -56,7 +39,7 @@ pub fn template(env: Env) -> Template {
         ]
     };
 
-    let mut orders = Table::new(orders_table::PARTITION_KEY);
+    let mut orders = Table::new(orders_table::ORDER_ID);
     orders.indexes = vec![
         GlobalIndex {
             name: orders_table::BY_STATUS,
@@ -66,7 +49,7 @@ pub fn template(env: Env) -> Template {
         },
         GlobalIndex {
             name: orders_table::BY_CUSTOMER,
-            partition: orders_table::CUSTOMER,
+            partition: orders_table::CUSTOMER_EMAIL,
             sort: Some(orders_table::CREATED_AT),
             projection: Projection::All,
         },

@@ -1,0 +1,348 @@
+//! The REST API's request and response bodies. API Gateway validates requests against JSON
+//! Schemas generated from these same types (see [`super::schema`]); the handlers deserialize
+//! them.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::money::Money;
+
+/// Limits shared by the API models and the handlers' validation.
+pub mod limits {
+    pub const MAX_ITEMS: usize = 100;
+    pub const MAX_QUANTITY: u32 = 1000;
+    pub const MAX_TEXT: usize = 200;
+    pub const MAX_EMAIL: usize = 254;
+    pub const MAX_SKU: usize = 64;
+    pub const MAX_STOCK: u32 = 1_000_000;
+    pub const MAX_DESCRIPTION: usize = 2000;
+    pub const DEFAULT_PAGE: u32 = 20;
+    pub const MAX_PAGE: u32 = 100;
+    /// The largest request body the handlers read, in bytes.
+    pub const MAX_BODY_BYTES: usize = 64 * 1024;
+    /// A SKU: letters, digits, `.`, `_` and `-`, starting with a letter or digit.
+    pub const SKU_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
+}
+
+/// How the customer pays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentMethod {
+    Card,
+    Paypal,
+    BankTransfer,
+}
+
+/// Where an order goes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ShippingAddress {
+    #[schemars(length(min = 1, max = limits::MAX_TEXT))]
+    pub street: String,
+    #[schemars(length(min = 1, max = limits::MAX_TEXT))]
+    pub city: String,
+    #[schemars(length(min = 1, max = 20))]
+    pub postal_code: String,
+    /// A country name or ISO 3166 code, e.g. `USA`, `DE`.
+    #[schemars(length(min = 2, max = 56))]
+    pub country: String,
+}
+
+/// One line of a new order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrderItemRequest {
+    #[schemars(regex(pattern = limits::SKU_PATTERN))]
+    pub sku: String,
+    #[schemars(length(min = 1, max = limits::MAX_TEXT))]
+    pub product_name: String,
+    #[schemars(range(min = 1, max = limits::MAX_QUANTITY))]
+    pub quantity: u32,
+    /// The unit price the client saw. The order's total is computed from the stored prices;
+    /// a price that differs from the stored one is recorded, not trusted.
+    pub price: Money,
+}
+
+/// `POST /orders`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateOrderRequest {
+    #[schemars(length(min = 1, max = limits::MAX_TEXT))]
+    pub customer_name: String,
+    #[schemars(email, length(min = 3, max = limits::MAX_EMAIL))]
+    pub customer_email: String,
+    #[schemars(length(min = 1, max = limits::MAX_ITEMS))]
+    pub items: Vec<OrderItemRequest>,
+    pub shipping_address: ShippingAddress,
+    pub payment_method: PaymentMethod,
+}
+
+/// The answer to `POST /orders` (202).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateOrderResponse {
+    pub order_id: String,
+    pub status: OrderStatus,
+    pub message: String,
+}
+
+/// Where an order is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    /// Accepted, waiting for stock.
+    Pending,
+    /// Stock is reserved; payment is next.
+    Reserved,
+    /// Not enough stock or an unknown SKU; nothing was reserved.
+    Rejected,
+    /// Payment taken.
+    Paid,
+    /// Handed to a carrier.
+    Shipped,
+    /// Payment or shipping failed after reservation; stock was released.
+    Failed,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 6] = [
+        OrderStatus::Pending,
+        OrderStatus::Reserved,
+        OrderStatus::Rejected,
+        OrderStatus::Paid,
+        OrderStatus::Shipped,
+        OrderStatus::Failed,
+    ];
+
+    /// The name used in the API and in the table, e.g. `RESERVED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "PENDING",
+            OrderStatus::Reserved => "RESERVED",
+            OrderStatus::Rejected => "REJECTED",
+            OrderStatus::Paid => "PAID",
+            OrderStatus::Shipped => "SHIPPED",
+            OrderStatus::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Whether the order can still change.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Rejected | OrderStatus::Shipped | OrderStatus::Failed
+        )
+    }
+}
+
+/// One line of a stored order, priced from the inventory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderLine {
+    pub sku: String,
+    pub product_name: String,
+    pub quantity: u32,
+    pub unit_price: Money,
+    pub line_total: Money,
+}
+
+/// A change of status, with when and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusChange {
+    pub status: OrderStatus,
+    /// RFC 3339, UTC, milliseconds.
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The payment of an order, once taken.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentInfo {
+    pub transaction_id: String,
+    pub method: PaymentMethod,
+    pub amount: Money,
+    pub paid_at: String,
+}
+
+/// The shipment of an order, once arranged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShippingInfo {
+    pub carrier: String,
+    pub tracking_number: String,
+    /// A date, `YYYY-MM-DD`.
+    pub estimated_delivery: String,
+    pub shipped_at: String,
+}
+
+/// `GET /orders/{orderId}`, and each entry of `GET /orders`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderView {
+    pub order_id: String,
+    pub customer_name: String,
+    pub customer_email: String,
+    pub items: Vec<OrderLine>,
+    pub total: Money,
+    pub status: OrderStatus,
+    pub status_history: Vec<StatusChange>,
+    pub shipping_address: ShippingAddress,
+    pub payment_method: PaymentMethod,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping: Option<ShippingInfo>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `GET /orders`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListOrdersResponse {
+    pub orders: Vec<OrderView>,
+    /// Pass back as `nextToken` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// `PUT /inventory/{sku}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PutInventoryRequest {
+    #[schemars(range(max = limits::MAX_STOCK))]
+    pub stock: u32,
+    pub price: Money,
+    #[schemars(length(min = 1, max = limits::MAX_TEXT))]
+    pub name: String,
+    #[serde(default)]
+    #[schemars(length(max = limits::MAX_DESCRIPTION))]
+    pub description: String,
+}
+
+/// `GET /inventory/{sku}` and each entry of `GET /inventory`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryItem {
+    pub sku: String,
+    pub stock: u32,
+    pub price: Money,
+    pub name: String,
+    pub description: String,
+    pub updated_at: String,
+}
+
+/// `GET /inventory`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListInventoryResponse {
+    pub items: Vec<InventoryItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// `POST /auth/register-business` (seed 000 names its fields in snake case).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterBusinessRequest {
+    #[schemars(length(min = 1, max = limits::MAX_TEXT))]
+    pub business_name: String,
+    #[schemars(email, length(min = 3, max = limits::MAX_EMAIL))]
+    pub email: String,
+    /// E.164 style: `+` and 7 to 15 digits.
+    #[schemars(regex(pattern = r"^\+?[0-9 ()-]{7,20}$"))]
+    pub phone: String,
+    #[schemars(length(min = 1, max = limits::MAX_TEXT))]
+    pub address: String,
+    #[schemars(length(min = 1, max = 128))]
+    pub cognito_user_id: String,
+}
+
+/// The answer to `POST /auth/register-business` (201).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RegisterBusinessResponse {
+    pub business_id: String,
+    pub business_name: String,
+    pub email: String,
+    pub created_at: String,
+    pub message: String,
+}
+
+/// `GET /`, `/health`, `/auth/health`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthResponse {
+    pub status: String,
+    pub service: String,
+    pub version: String,
+    pub environment: String,
+}
+
+/// One dependency in `GET /health/detailed`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DependencyHealth {
+    pub name: String,
+    pub healthy: bool,
+    pub latency_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `GET /health/detailed` (200 when every dependency answers, 503 otherwise).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DetailedHealthResponse {
+    pub status: String,
+    pub service: String,
+    pub version: String,
+    pub environment: String,
+    pub dependencies: Vec<DependencyHealth>,
+}
+
+/// The stable codes of API errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// The body is not JSON, or not an object.
+    MalformedJson,
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
+    /// The body is larger than the API accepts.
+    PayloadTooLarge,
+    /// A field is missing, has the wrong type, or breaks a rule.
+    ValidationFailed,
+    /// A query parameter is not valid (including a tampered `nextToken`).
+    InvalidQuery,
+    /// No API key, or a wrong one.
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    /// The resource exists already (an e-mail registered twice).
+    Conflict,
+    /// The same `Idempotency-Key` was used with a different body.
+    IdempotencyKeyReused,
+    /// Too many requests: the usage plan's throttle or quota.
+    TooManyRequests,
+    /// A dependency did not answer; retrying later may work.
+    ServiceUnavailable,
+    /// A bug: never the client's fault.
+    InternalError,
+}
+
+/// Every API error's body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    /// Names the field and the rule, e.g. `Missing required field: customerEmail`.
+    pub message: String,
+    pub request_id: String,
+}
