@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod lint;
+pub mod runtime_api;
 pub mod synth;
 pub mod tools;
 
