@@ -1,5 +1,6 @@
 //! The project's developer commands, as a library so that tests call the same code.
 
+pub mod artifact;
 pub mod bench;
 pub mod lint;
 pub mod runtime_api;
