@@ -1,0 +1,70 @@
+//! Identifiers the system creates: random UUIDs (version 4) from the caller's random bytes.
+
+use crate::problem::ApiProblem;
+
+/// A version 4 UUID in its canonical lower-case form from 16 random bytes.
+pub fn uuid_v4(mut random: [u8; 16]) -> String {
+    random[6] = (random[6] & 0x0f) | 0x40; // version 4
+    random[8] = (random[8] & 0x3f) | 0x80; // RFC 4122 variant
+    let h: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Whether `s` is a UUID in canonical form (any version, either case).
+pub fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// An order id from a path (`/orders/{orderId}`), in lower case. Problems name `orderId`.
+pub fn parse_order_id(s: &str) -> Result<String, ApiProblem> {
+    let s = s.trim();
+    if is_uuid(s) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(ApiProblem::invalid_field(
+            "orderId",
+            "must be an order id such as 550e8400-e29b-41d4-a716-446655440000",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_are_version_4() {
+        let id = uuid_v4([0xff; 16]);
+        assert_eq!(id, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        assert_eq!(uuid_v4([0; 16]), "00000000-0000-4000-8000-000000000000");
+        assert!(is_uuid(&id));
+        assert_eq!(parse_order_id(&id.to_uppercase()).unwrap(), id);
+    }
+
+    #[test]
+    fn order_ids_are_checked() {
+        assert!(parse_order_id("550e8400-e29b-41d4-a716-446655440000").is_ok());
+        for bad in [
+            "",
+            "550e8400e29b41d4a716446655440000",
+            "550e8400-e29b-41d4-a716-44665544000g",
+            "../etc/passwd",
+        ] {
+            assert_eq!(
+                parse_order_id(bad).unwrap_err().message,
+                "Invalid field orderId: must be an order id such as 550e8400-e29b-41d4-a716-446655440000"
+            );
+        }
+    }
+}
