@@ -9,7 +9,10 @@ use super::money::Money;
 
 /// Limits shared by the API models and the handlers' validation.
 pub mod limits {
-    pub const MAX_ITEMS: usize = 100;
+    /// Lines of an order, each a different SKU. 99, not 100: reserving stock is one DynamoDB
+    /// transaction of one update per SKU plus the order's own update, and a transaction holds
+    /// at most 100 actions.
+    pub const MAX_ITEMS: usize = 99;
     pub const MAX_QUANTITY: u32 = 1000;
     pub const MAX_TEXT: usize = 200;
     pub const MAX_EMAIL: usize = 254;

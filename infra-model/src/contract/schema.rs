@@ -72,7 +72,7 @@ mod tests {
         assert_eq!(s["additionalProperties"], false);
         let items = &s["properties"]["items"];
         assert_eq!(items["minItems"], 1);
-        assert_eq!(items["maxItems"], 100);
+        assert_eq!(items["maxItems"], 99);
         let item = &items["items"];
         assert_eq!(item["properties"]["quantity"]["minimum"], 1);
         assert_eq!(item["properties"]["quantity"]["maximum"], 1000);

@@ -1,0 +1,182 @@
+//! API Gateway proxy requests and responses: the request's parts the handlers need, JSON
+//! responses with CORS headers, and errors in the API's error format.
+
+use infra_model::contract::api::{ApiError, ErrorCode};
+use lambda_http::http::header::{CONTENT_TYPE, HeaderValue};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+
+/// Which origins may call the API from a browser (`CORS_ALLOWED_ORIGINS`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CorsPolicy {
+    AnyOrigin,
+    Origins(Vec<String>),
+}
+
+impl CorsPolicy {
+    /// From the configuration value: `*` or a comma-separated list of origins.
+    pub fn parse(config: &str) -> CorsPolicy {
+        let config = config.trim();
+        if config == "*" || config.is_empty() {
+            CorsPolicy::AnyOrigin
+        } else {
+            CorsPolicy::Origins(
+                config
+                    .split(',')
+                    .map(|o| o.trim().to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect(),
+            )
+        }
+    }
+
+    /// The CORS headers of a response to a request from `origin`.
+    pub fn headers(&self, origin: Option<&str>) -> Vec<(&'static str, String)> {
+        match self {
+            CorsPolicy::AnyOrigin => vec![("access-control-allow-origin", "*".into())],
+            CorsPolicy::Origins(allowed) => {
+                let mut h = vec![("vary", "Origin".to_string())];
+                if let Some(o) = origin.filter(|o| allowed.iter().any(|a| a == o)) {
+                    h.push(("access-control-allow-origin", o.to_owned()));
+                }
+                h
+            }
+        }
+    }
+}
+
+/// What a handler needs from an API Gateway request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiRequest {
+    pub method: String,
+    pub path: String,
+    /// Path parameters, e.g. `orderId`.
+    pub params: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub content_type: Option<String>,
+    pub origin: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub body: Vec<u8>,
+    /// API Gateway's request id (the one in its access log), or the Lambda request id.
+    pub request_id: String,
+}
+
+impl ApiRequest {
+    pub fn from_lambda(req: &Request) -> ApiRequest {
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let request_id = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone(),
+            _ => None,
+        }
+        .or_else(|| req.lambda_context_ref().map(|c| c.request_id.clone()))
+        .unwrap_or_default();
+        let params = req
+            .path_parameters_ref()
+            .map(|p| p.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+            .unwrap_or_default();
+        let query = req
+            .query_string_parameters_ref()
+            .map(|q| q.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+            .unwrap_or_default();
+        ApiRequest {
+            method: req.method().as_str().to_owned(),
+            path: req.raw_http_path().to_owned(),
+            params,
+            query,
+            content_type: header("content-type"),
+            origin: header("origin"),
+            idempotency_key: header("idempotency-key"),
+            body: req.body().as_ref().to_vec(),
+            request_id,
+        }
+    }
+
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A JSON response with CORS headers.
+pub fn json(status: u16, body: &impl Serialize, cors: &CorsPolicy, origin: Option<&str>) -> Response<Body> {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
+    raw_json(status, text, cors, origin)
+}
+
+/// A response whose body is already JSON text (a replayed idempotent answer).
+pub fn raw_json(status: u16, text: String, cors: &CorsPolicy, origin: Option<&str>) -> Response<Body> {
+    let mut r = Response::new(Body::Text(text));
+    *r.status_mut() = lambda_http::http::StatusCode::from_u16(status)
+        .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    for (k, v) in cors.headers(origin) {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            r.headers_mut().insert(k, v);
+        }
+    }
+    r
+}
+
+/// An error in the API's format: `{"code", "message", "requestId"}`.
+pub fn error(
+    status: u16,
+    code: ErrorCode,
+    message: impl Into<String>,
+    request_id: &str,
+    cors: &CorsPolicy,
+    origin: Option<&str>,
+) -> Response<Body> {
+    json(
+        status,
+        &ApiError {
+            code,
+            message: message.into(),
+            request_id: request_id.to_owned(),
+        },
+        cors,
+        origin,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cors_echoes_only_allowed_origins() {
+        let any = CorsPolicy::parse("*");
+        assert_eq!(
+            any.headers(Some("https://x")),
+            [("access-control-allow-origin", "*".to_string())]
+        );
+        let list = CorsPolicy::parse("https://a.example, https://b.example");
+        assert_eq!(
+            list.headers(Some("https://b.example")),
+            [
+                ("vary", "Origin".into()),
+                ("access-control-allow-origin", "https://b.example".into())
+            ]
+        );
+        assert_eq!(
+            list.headers(Some("https://evil.example")),
+            [("vary", "Origin".to_string())]
+        );
+        assert_eq!(list.headers(None), [("vary", "Origin".to_string())]);
+    }
+}

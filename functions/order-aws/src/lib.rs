@@ -1,0 +1,51 @@
+//! The functions' AWS side: the stores over DynamoDB, the queue, the workflow and the secret,
+//! the API's HTTP glue, and logs and metrics. Table and queue names come only from the
+//! bindings in `infra_model::system::bindings`.
+
+pub mod api;
+pub mod businesses;
+pub mod error;
+pub mod http;
+pub mod idempotency;
+pub mod inventory;
+pub mod item;
+pub mod lambda;
+pub mod messaging;
+pub mod orders;
+pub mod telemetry;
+
+pub use error::StoreError;
+// The clients the functions build, so that a function crate depends on this crate only.
+pub use aws_config as aws_config_type;
+pub use {aws_sdk_dynamodb, aws_sdk_secretsmanager, aws_sdk_sfn, aws_sdk_sqs, lambda_http, lambda_runtime};
+
+use infra_model::system::functions::config;
+
+/// The AWS configuration from the environment: credentials, region, and `AWS_ENDPOINT_URL`
+/// (which `cargo xtask dev` points at the local emulator).
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
+
+/// The settings a function reads besides its bindings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppConfig {
+    pub environment: String,
+    pub cors: http::CorsPolicy,
+}
+
+impl AppConfig {
+    pub fn from_env() -> AppConfig {
+        AppConfig {
+            environment: std::env::var(config::ENVIRONMENT).unwrap_or_else(|_| "local".into()),
+            cors: http::CorsPolicy::parse(
+                &std::env::var(config::CORS_ALLOWED_ORIGINS).unwrap_or_else(|_| "*".into()),
+            ),
+        }
+    }
+}
+
+/// The version of the functions (the workspace version).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
