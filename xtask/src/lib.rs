@@ -2,10 +2,13 @@
 
 pub mod artifact;
 pub mod bench;
+pub mod build;
+pub mod elf;
 pub mod lint;
 pub mod runtime_api;
 pub mod synth;
 pub mod tools;
+pub mod zip;
 
 use std::path::PathBuf;
 

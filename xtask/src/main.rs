@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use infra_model::Env;
-use xtask::{bench, lint, synth, tools};
+use xtask::{bench, build, lint, synth, tools};
 
 #[derive(Parser)]
 #[command(
@@ -66,7 +66,20 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "all")]
         env: EnvArg,
     },
-    /// Measure synthesis (in process and as a command) and print the figures the README quotes.
+    /// Build the functions' Lambda zips (release, provided.al2023) into target/lambda/<function>/.
+    Build {
+        /// The instruction set.
+        #[arg(long, value_enum, default_value = "arm64")]
+        arch: build::Arch,
+        /// Only this function (repeatable); all functions when absent.
+        #[arg(long = "function", value_name = "NAME")]
+        functions: Vec<String>,
+        /// Only warnings and errors from cargo.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Measure synthesis, and the Lambda artifacts (sizes, start-up, build times), and print the
+    /// figures the README quotes.
     Bench,
     /// Install the project's pinned tools into .tools/ (or $ORDERS_TOOLS_DIR) and print where they are.
     Tools,
@@ -145,7 +158,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
-        Cmd::Bench => bench::synth()?,
+        Cmd::Build {
+            arch,
+            functions,
+            quiet,
+        } => {
+            let start = std::time::Instant::now();
+            let built = build::build_functions(&build::BuildOptions {
+                arch,
+                functions,
+                quiet,
+            })?;
+            print!("{}", build::report(&built));
+            println!(
+                "{} {arch} function(s) in {:.1} s",
+                built.len(),
+                start.elapsed().as_secs_f64()
+            );
+        }
+        Cmd::Bench => {
+            bench::synth()?;
+            bench::lambda_artifacts()?;
+        }
         Cmd::Tools => {
             for (tool, path) in tools::ensure_all()? {
                 println!("{:<24} {}", tool.requirement, path.display());

@@ -24,8 +24,22 @@ pub const CFN_LINT: PyTool = PyTool {
     executable: "cfn-lint",
 };
 
+/// zig, the linker and C compiler of the Lambda builds (`cargo xtask build`), as a wheel. Pinned
+/// here because cargo-zigbuild accepts any version; installed before [`CARGO_ZIGBUILD`].
+pub const ZIGLANG: PyTool = PyTool {
+    requirement: "ziglang==0.17.1",
+    executable: "python-zig",
+};
+
+/// cargo-zigbuild: `cargo build` with zig as the linker, for a pinned glibc (`crate::build`).
+/// It runs zig as `python3 -m ziglang`, so [`bin_dir`] must come first on its `PATH`.
+pub const CARGO_ZIGBUILD: PyTool = PyTool {
+    requirement: "cargo-zigbuild==0.24.0",
+    executable: "cargo-zigbuild",
+};
+
 /// Every tool the project uses, for `cargo xtask tools`.
-pub const ALL: &[PyTool] = &[CFN_LINT];
+pub const ALL: &[PyTool] = &[CFN_LINT, ZIGLANG, CARGO_ZIGBUILD];
 
 /// The folder the tools live in.
 pub fn dir() -> PathBuf {
@@ -37,6 +51,11 @@ pub fn dir() -> PathBuf {
 
 fn venv() -> PathBuf {
     dir().join("venv")
+}
+
+/// The tools' `bin/` folder (with the Python that has them installed).
+pub fn bin_dir() -> PathBuf {
+    venv().join("bin")
 }
 
 fn stamp(tool: &PyTool) -> PathBuf {
