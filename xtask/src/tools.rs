@@ -24,6 +24,13 @@ pub const CFN_LINT: PyTool = PyTool {
     executable: "cfn-lint",
 };
 
+/// moto server, the local AWS emulator that `deploy --endpoint-url` and the deploy tests target
+/// (see `crate::moto`).
+pub const MOTO: PyTool = PyTool {
+    requirement: "moto[server]==5.2.5",
+    executable: "moto_server",
+};
+
 /// zig, the linker and C compiler of the Lambda builds (`cargo xtask build`), as a wheel. Pinned
 /// here because cargo-zigbuild accepts any version; installed before [`CARGO_ZIGBUILD`].
 pub const ZIGLANG: PyTool = PyTool {
@@ -39,7 +46,7 @@ pub const CARGO_ZIGBUILD: PyTool = PyTool {
 };
 
 /// Every tool the project uses, for `cargo xtask tools`.
-pub const ALL: &[PyTool] = &[CFN_LINT, ZIGLANG, CARGO_ZIGBUILD];
+pub const ALL: &[PyTool] = &[CFN_LINT, MOTO, ZIGLANG, CARGO_ZIGBUILD];
 
 /// The folder the tools live in.
 pub fn dir() -> PathBuf {
@@ -152,4 +159,20 @@ fn run(cmd: &mut Command, what: &str) -> Result<()> {
 /// Installs every tool.
 pub fn ensure_all() -> Result<Vec<(PyTool, PathBuf)>> {
     ALL.iter().map(|t| Ok((*t, ensure(*t)?))).collect()
+}
+
+/// The moto launcher the project uses (see `moto_server.py`: DynamoDB requests serialized).
+const MOTO_LAUNCHER: &str = include_str!("moto_server.py");
+
+/// The command that runs moto on `host:port`, installing moto first if needed.
+pub fn moto_command(host: &str, port: u16) -> Result<Command> {
+    ensure(MOTO)?;
+    let launcher = dir().join("moto_server.py");
+    if fs::read_to_string(&launcher).ok().as_deref() != Some(MOTO_LAUNCHER) {
+        fs::write(&launcher, MOTO_LAUNCHER)
+            .with_context(|| format!("cannot write {}", launcher.display()))?;
+    }
+    let mut cmd = Command::new(venv().join("bin").join("python3"));
+    cmd.arg(launcher).arg(host).arg(port.to_string());
+    Ok(cmd)
 }

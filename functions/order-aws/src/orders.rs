@@ -397,6 +397,7 @@ impl OrderStore {
                 let service = e.into_service_error();
                 if let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) = &service {
                     let reasons = c.cancellation_reasons();
+                    tracing::debug!(reasons = ?reasons.iter().map(|r| (r.code(), r.message())).collect::<Vec<_>>(), "transaction cancelled");
                     if reasons.first().and_then(|r| r.code()) == Some("ConditionalCheckFailed") {
                         return Ok(Err(ReserveRefusal::NotPending));
                     }
@@ -404,9 +405,10 @@ impl OrderStore {
                         if reason.code() != Some("ConditionalCheckFailed") {
                             continue;
                         }
-                        let seen = match reason.item() {
-                            None => SeenStock::NotReturned,
-                            Some(item) if item.is_empty() => SeenStock::Missing,
+                        let seen = match reason.item().filter(|item| !item.is_empty()) {
+                            // No old item: either the SKU does not exist or the service did not
+                            // return it. A consistent read tells which.
+                            None => self.seen_stock(inventory, changes.get(i - 1).map(|c| c.sku.as_str())).await?,
                             Some(item) => match item
                                 .get(infra_model::contract::tables::inventory::STOCK)
                                 .and_then(|v| v.as_n().ok())
@@ -422,6 +424,32 @@ impl OrderStore {
                 Err(StoreError::service("TransactWriteItems", &self.table, service))
             }
         }
+    }
+
+    /// What a reader sees of a SKU's stock now.
+    async fn seen_stock(&self, inventory: &str, sku: Option<&str>) -> Result<SeenStock, StoreError> {
+        let Some(sku) = sku else {
+            return Ok(SeenStock::NotReturned);
+        };
+        let out = self
+            .client
+            .get_item()
+            .table_name(inventory)
+            .key(infra_model::contract::tables::inventory::SKU.name, s(sku))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("GetItem", inventory, e))?;
+        Ok(match out.item() {
+            None => SeenStock::Missing,
+            Some(item) => item
+                .get(infra_model::contract::tables::inventory::STOCK)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or(SeenStock::NotReturned, |n| {
+                    SeenStock::Had(u32::try_from(n).unwrap_or(u32::MAX))
+                }),
+        })
     }
 
     /// Releases a failed order's stock and marks it FAILED, once: the transaction only runs

@@ -60,7 +60,7 @@ pub enum Outcome {
 }
 
 impl Reserver {
-    pub async fn handle(&self, event: StreamEvent, now: &dyn Fn() -> String) -> BatchResponse {
+    pub async fn handle(&self, event: StreamEvent, now: &(dyn Fn() -> String + Sync)) -> BatchResponse {
         let mut response = BatchResponse::default();
         for record in event.records {
             let seq = record.dynamodb.sequence_number.clone();
@@ -119,6 +119,10 @@ impl Reserver {
                         warn!("order already reserved: sending its event again in case it was lost");
                         self.send(&c, now).await?;
                         Ok(Outcome::Requeued)
+                    }
+                    Some(c) if c.status == OrderStatus::Pending => {
+                        // Refused although still PENDING: a conflict, not a duplicate. Retry.
+                        Err("the reservation was refused while the order is still PENDING; retrying".into())
                     }
                     _ => Ok(Outcome::Skipped("already past reservation")),
                 }
