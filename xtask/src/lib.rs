@@ -3,6 +3,7 @@
 pub mod artifact;
 pub mod bench;
 pub mod build;
+pub mod dev;
 pub mod elf;
 pub mod lint;
 pub mod runtime_api;

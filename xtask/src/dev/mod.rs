@@ -1,0 +1,3 @@
+//! `cargo xtask dev`: the whole order system on this machine, without Docker or an AWS account.
+
+pub mod workflow;
