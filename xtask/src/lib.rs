@@ -3,12 +3,14 @@
 pub mod artifact;
 pub mod bench;
 pub mod build;
+pub mod ci;
 pub mod dev;
 pub mod elf;
 pub mod lint;
 pub mod runtime_api;
 pub mod synth;
 pub mod tools;
+pub mod workflows;
 pub mod zip;
 
 use std::path::PathBuf;

@@ -83,6 +83,10 @@ enum Cmd {
     Bench,
     /// Install the project's pinned tools into .tools/ (or $ORDERS_TOOLS_DIR) and print where they are.
     Tools,
+    /// Run what the CI pipeline runs: format, clippy, tests, snapshots, cfn-lint, workflows, arm64 build.
+    Ci,
+    /// Check the GitHub Actions workflows in .github/workflows/ with actionlint.
+    LintWorkflows,
 }
 
 fn main() -> ExitCode {
@@ -179,6 +183,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Bench => {
             bench::synth()?;
             bench::lambda_artifacts()?;
+        }
+        Cmd::Ci => xtask::ci::run()?,
+        Cmd::LintWorkflows => {
+            let files = xtask::workflows::files()?;
+            let findings = xtask::workflows::lint(&files)?;
+            if !findings.is_empty() {
+                for f in &findings {
+                    eprintln!("{f}");
+                }
+                eprintln!("error: actionlint reported {} finding(s)", findings.len());
+                return Ok(ExitCode::FAILURE);
+            }
+            println!("actionlint: no findings in {} workflow(s)", files.len());
         }
         Cmd::Tools => {
             for (tool, path) in tools::ensure_all()? {

