@@ -1,0 +1,681 @@
+//! The local REST API: what API Gateway does in front of the functions, from the same model.
+//!
+//! - Routes: `infra_model::system::api::ROUTES` via `match_route` (the table synthesis turns into
+//!   API Gateway methods). An unknown method or path is the `MISSING_AUTHENTICATION_TOKEN`
+//!   gateway response (404 here, as the template sets it).
+//! - The API key (`x-api-key`) on the routes that need it: else `INVALID_API_KEY` (403).
+//! - Throttling: token buckets for the stage (`stage_throttle`) and the usage plan
+//!   (`usage_plan.throttle`, plus its daily quota), from `Env::Dev.settings()`: `THROTTLED` /
+//!   `QUOTA_EXCEEDED` (429). `--no-throttle` turns them off (the benchmark).
+//! - CORS: `OPTIONS` answers what the template's MOCK preflight methods answer (204, the allowed
+//!   origin, the path's methods, `CORS_ALLOWED_HEADERS`, max age 600).
+//! - Parameter validation: required path parameters (always present once a route matched);
+//!   bodies are validated by the handlers, as deployed (`ValidateRequestBody: false`).
+//! - Gateway responses are rendered from the template's `AWS::ApiGateway::GatewayResponse`
+//!   resources (status, headers, body template), so errors have the API's format.
+//! - Each request becomes a REST proxy event (API Gateway's v1 format), the function's proxy
+//!   response becomes the HTTP answer; a function error is a 502 (`INTEGRATION_FAILURE`), a
+//!   timeout a 504.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use infra_model::aws::apigateway::Throttle;
+use infra_model::contract::api::limits::MAX_BODY_BYTES;
+use infra_model::system::api::{CORS_ALLOWED_HEADERS, ROUTES, match_route, methods_of};
+use serde_json::{Map, Value, json};
+
+use super::sources::invoke;
+use crate::runtime_api::LocalFunction;
+
+/// A token bucket: `rate` per second, at most `burst`.
+pub struct Bucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    pub fn new(t: Throttle) -> Bucket {
+        Bucket {
+            rate: f64::from(t.rate_per_second),
+            burst: f64::from(t.burst),
+            tokens: f64::from(t.burst),
+            at: Instant::now(),
+        }
+    }
+
+    /// Takes a token if there is one.
+    pub fn take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// ResponseType → (status, headers, body template).
+pub type GatewayResponses = BTreeMap<String, (u16, Vec<(String, String)>, String)>;
+
+/// The API's configuration.
+pub struct ApiConfig {
+    pub api_key: String,
+    pub throttle: bool,
+    /// ResponseType → (status, headers, body template), from the template.
+    pub gateway_responses: GatewayResponses,
+    pub cors_origin: String,
+    pub functions: BTreeMap<String, Arc<LocalFunction>>,
+    pub stage: String,
+}
+
+/// The running server's state.
+pub struct Api {
+    config: ApiConfig,
+    stage_bucket: Mutex<Bucket>,
+    plan_bucket: Mutex<Bucket>,
+    quota: Mutex<(u64, u32)>,
+    daily_quota: u32,
+    requests: AtomicU64,
+}
+
+/// Reads the gateway responses of a synthesized template.
+pub fn gateway_responses(template: &Value) -> GatewayResponses {
+    let mut out = BTreeMap::new();
+    for r in template["Resources"]
+        .as_object()
+        .into_iter()
+        .flat_map(Map::values)
+    {
+        if r["Type"] != "AWS::ApiGateway::GatewayResponse" {
+            continue;
+        }
+        let p = &r["Properties"];
+        let Some(kind) = p["ResponseType"].as_str() else {
+            continue;
+        };
+        let status = p["StatusCode"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(match kind {
+                "DEFAULT_5XX" => 500,
+                _ => 400,
+            });
+        let headers = p["ResponseParameters"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| {
+                Some((
+                    k.strip_prefix("gatewayresponse.header.")?.to_owned(),
+                    v.as_str()?.trim_matches('\'').to_owned(),
+                ))
+            })
+            .collect();
+        let body = p["ResponseTemplates"]["application/json"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        out.insert(kind.to_owned(), (status, headers, body));
+    }
+    out
+}
+
+/// An HTTP answer.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Api {
+    pub fn new(config: ApiConfig, settings: &infra_model::system::Settings) -> Api {
+        Api {
+            stage_bucket: Mutex::new(Bucket::new(settings.stage_throttle)),
+            plan_bucket: Mutex::new(Bucket::new(settings.usage_plan.throttle)),
+            quota: Mutex::new((0, 0)),
+            daily_quota: settings.usage_plan.daily_quota,
+            config,
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    /// Serves on `listener` until `stop` is set (one thread per connection, keep-alive).
+    pub fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        stop: Arc<AtomicBool>,
+    ) -> Result<std::thread::JoinHandle<()>> {
+        listener
+            .set_nonblocking(true)
+            .context("cannot configure the API listener")?;
+        std::thread::Builder::new()
+            .name("dev-api".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            let api = self.clone();
+                            let stop = stop.clone();
+                            let _ = std::thread::Builder::new()
+                                .name("dev-api-conn".into())
+                                .spawn(move || api.connection(stream, &stop));
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                    }
+                }
+            })
+            .context("cannot start the API thread")
+    }
+
+    fn connection(&self, stream: TcpStream, stop: &AtomicBool) {
+        let _ = stream.set_nonblocking(false);
+        let _ = stream.set_nodelay(true);
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+        let peer = stream.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+        let Ok(write_half) = stream.try_clone() else {
+            return;
+        };
+        let mut writer = write_half;
+        let mut reader = BufReader::new(stream);
+        while !stop.load(Ordering::Relaxed) {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    continue;
+                }
+                Err(_) => return,
+            }
+            let line = line.trim_end().to_owned();
+            if line.is_empty() {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
+                return;
+            };
+            let (method, target) = (method.to_owned(), target.to_owned());
+            let mut headers: Vec<(String, String)> = Vec::new();
+            loop {
+                let mut h = String::new();
+                match reader.read_line(&mut h) {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    headers.push((k.trim().to_owned(), v.trim().to_owned()));
+                }
+            }
+            let header = |n: &str| {
+                headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                    .map(|(_, v)| v.clone())
+            };
+            let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+            let answer = if len > MAX_BODY_BYTES * 16 {
+                self.gateway("REQUEST_TOO_LARGE", "Request Too Long", &new_id())
+            } else {
+                let mut body = vec![0; len];
+                if reader.read_exact(&mut body).is_err() {
+                    return;
+                }
+                self.handle(&method, &target, &headers, body, &peer)
+            };
+            let mut out = format!("HTTP/1.1 {} {}\r\n", answer.status, reason(answer.status));
+            for (k, v) in &answer.headers {
+                out.push_str(&format!("{k}: {v}\r\n"));
+            }
+            out.push_str(&format!(
+                "Content-Length: {}\r\nConnection: {}\r\n\r\n",
+                answer.body.len(),
+                if close { "close" } else { "keep-alive" }
+            ));
+            if writer.write_all(out.as_bytes()).is_err() || writer.write_all(&answer.body).is_err() {
+                return;
+            }
+            if close {
+                return;
+            }
+        }
+    }
+
+    fn gateway(&self, kind: &str, message: &str, request_id: &str) -> Answer {
+        let (status, headers, template) = self
+            .config
+            .gateway_responses
+            .get(kind)
+            .or_else(|| self.config.gateway_responses.get("DEFAULT_4XX"))
+            .cloned()
+            .unwrap_or((400, vec![], String::new()));
+        let body = template
+            .replace("$context.error.messageString", &json!(message).to_string())
+            .replace("$context.requestId", request_id);
+        let mut headers = headers;
+        headers.push(("x-amzn-RequestId".into(), request_id.to_owned()));
+        headers.push(("x-amzn-ErrorType".into(), kind.to_owned()));
+        Answer {
+            status,
+            headers,
+            body: body.into_bytes(),
+        }
+    }
+
+    fn handle(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+        peer: &str,
+    ) -> Answer {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let request_id = new_id();
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let path = if path.len() > 1 {
+            path.trim_end_matches('/')
+        } else {
+            path
+        };
+        let header = |n: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                .map(|(_, v)| v.as_str())
+        };
+        // CORS preflight: the MOCK integration of each resource.
+        if method == "OPTIONS" {
+            let pattern = ROUTES
+                .iter()
+                .find(|r| match_route(r.method, path).is_some_and(|(m, _)| m.path == r.path))
+                .map(|r| r.path);
+            if let Some(p) = pattern {
+                let mut methods: Vec<&str> = methods_of(p);
+                methods.push("OPTIONS");
+                return Answer {
+                    status: 204,
+                    headers: vec![
+                        (
+                            "Access-Control-Allow-Origin".into(),
+                            self.config.cors_origin.clone(),
+                        ),
+                        ("Access-Control-Allow-Methods".into(), methods.join(",")),
+                        (
+                            "Access-Control-Allow-Headers".into(),
+                            CORS_ALLOWED_HEADERS.join(","),
+                        ),
+                        ("Access-Control-Max-Age".into(), "600".into()),
+                        ("Vary".into(), "Origin".into()),
+                    ],
+                    body: vec![],
+                };
+            }
+        }
+        let Some((route, params)) = match_route(method, path) else {
+            return self.gateway(
+                "MISSING_AUTHENTICATION_TOKEN",
+                "Missing Authentication Token",
+                &request_id,
+            );
+        };
+        if self.config.throttle
+            && !self
+                .stage_bucket
+                .lock()
+                .map(|mut b| b.take(Instant::now()))
+                .unwrap_or(true)
+        {
+            return self.gateway("THROTTLED", "Too Many Requests", &request_id);
+        }
+        let key = header("x-api-key").unwrap_or("");
+        if route.api_key {
+            if key != self.config.api_key {
+                return self.gateway("INVALID_API_KEY", "Forbidden", &request_id);
+            }
+            if self.config.throttle {
+                if !self
+                    .plan_bucket
+                    .lock()
+                    .map(|mut b| b.take(Instant::now()))
+                    .unwrap_or(true)
+                {
+                    return self.gateway("THROTTLED", "Too Many Requests", &request_id);
+                }
+                let day = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs() / 86_400)
+                    .unwrap_or(0);
+                if let Ok(mut q) = self.quota.lock() {
+                    if q.0 != day {
+                        *q = (day, 0);
+                    }
+                    if q.1 >= self.daily_quota {
+                        return self.gateway("QUOTA_EXCEEDED", "Limit Exceeded", &request_id);
+                    }
+                    q.1 += 1;
+                }
+            }
+        }
+        let Some(function) = self.config.functions.get(route.function.name) else {
+            return self.gateway("INTEGRATION_FAILURE", "Internal server error", &request_id);
+        };
+        let event = proxy_event(
+            route.method,
+            route.path,
+            path,
+            query,
+            &params,
+            headers,
+            &body,
+            peer,
+            &request_id,
+            key,
+            &self.config.stage,
+        );
+        match invoke(function, event) {
+            Ok(resp) => proxy_answer(&resp)
+                .unwrap_or_else(|| self.gateway("INTEGRATION_FAILURE", "Internal server error", &request_id)),
+            Err((t, _)) if t == "Sandbox.Timedout" => {
+                self.gateway("INTEGRATION_TIMEOUT", "Endpoint request timed out", &request_id)
+            }
+            Err(_) => self.gateway("INTEGRATION_FAILURE", "Internal server error", &request_id),
+        }
+    }
+}
+
+fn proxy_answer(resp: &Value) -> Option<Answer> {
+    let status = u16::try_from(resp.get("statusCode")?.as_u64()?).ok()?;
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for (k, v) in resp["headers"].as_object().into_iter().flatten() {
+        if let Some(v) = v.as_str() {
+            headers.push((k.clone(), v.to_owned()));
+        }
+    }
+    for (k, vs) in resp["multiValueHeaders"].as_object().into_iter().flatten() {
+        if headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(k)) {
+            continue;
+        }
+        for v in vs.as_array().into_iter().flatten().filter_map(Value::as_str) {
+            headers.push((k.clone(), v.to_owned()));
+        }
+    }
+    headers
+        .retain(|(k, _)| !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("connection"));
+    let body = resp["body"].as_str().unwrap_or("");
+    let body = if resp["isBase64Encoded"] == true {
+        use base64_lite::decode;
+        decode(body)?
+    } else {
+        body.as_bytes().to_vec()
+    };
+    Some(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Base64 decoding for binary proxy responses (the functions answer JSON; this is for
+/// completeness).
+mod base64_lite {
+    pub fn decode(s: &str) -> Option<Vec<u8>> {
+        let val = |c: u8| -> Option<u32> {
+            Some(match c {
+                b'A'..=b'Z' => u32::from(c - b'A'),
+                b'a'..=b'z' => u32::from(c - b'a') + 26,
+                b'0'..=b'9' => u32::from(c - b'0') + 52,
+                b'+' => 62,
+                b'/' => 63,
+                _ => return None,
+            })
+        };
+        let mut out = Vec::new();
+        let bytes: Vec<u8> = s
+            .bytes()
+            .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
+            .collect();
+        for chunk in bytes.chunks(4) {
+            let mut n = 0u32;
+            for (i, c) in chunk.iter().enumerate() {
+                n |= val(*c)? << (18 - 6 * i);
+            }
+            let b = n.to_be_bytes();
+            out.extend_from_slice(&b[1..chunk.len()]);
+        }
+        Some(out)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn proxy_event(
+    method: &str,
+    resource: &str,
+    path: &str,
+    query: &str,
+    params: &[(&str, &str)],
+    headers: &[(String, String)],
+    body: &[u8],
+    peer: &str,
+    request_id: &str,
+    api_key: &str,
+    stage: &str,
+) -> Value {
+    let mut single = Map::new();
+    let mut multi: Map<String, Value> = Map::new();
+    for (k, v) in headers {
+        single.insert(k.clone(), json!(v));
+        if let Some(Value::Array(a)) = multi.get_mut(k) {
+            a.push(json!(v));
+        } else {
+            multi.insert(k.clone(), json!([v]));
+        }
+    }
+    let mut qs = Map::new();
+    let mut mqs: Map<String, Value> = Map::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (percent_decode(k), percent_decode(v));
+        qs.insert(k.clone(), json!(v));
+        if let Some(Value::Array(a)) = mqs.get_mut(&k) {
+            a.push(json!(v));
+        } else {
+            mqs.insert(k, json!([v]));
+        }
+    }
+    let path_params: Map<String, Value> = params
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), json!(percent_decode(v))))
+        .collect();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let text = String::from_utf8(body.to_vec());
+    let (body_value, b64) = match (&text, body.is_empty()) {
+        (_, true) => (Value::Null, false),
+        (Ok(t), false) => (json!(t), false),
+        (Err(_), false) => (json!(base64_encode(body)), true),
+    };
+    let opt = |m: Map<String, Value>| {
+        if m.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(m)
+        }
+    };
+    json!({
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": opt(single),
+        "multiValueHeaders": opt(multi),
+        "queryStringParameters": opt(qs),
+        "multiValueQueryStringParameters": opt(mqs),
+        "pathParameters": opt(path_params),
+        "stageVariables": null,
+        "requestContext": {
+            "resourceId": "local",
+            "resourcePath": resource,
+            "httpMethod": method,
+            "extendedRequestId": request_id,
+            "requestTime": "",
+            "path": format!("/{stage}{path}"),
+            "accountId": crate::runtime_api::ACCOUNT_ID,
+            "protocol": "HTTP/1.1",
+            "stage": stage,
+            "domainPrefix": "localhost",
+            "requestTimeEpoch": u64::try_from(now.as_millis()).unwrap_or(0),
+            "requestId": request_id,
+            "identity": {
+                "sourceIp": peer,
+                "userAgent": headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("user-agent")).map(|(_, v)| v.clone()),
+                "apiKey": if api_key.is_empty() { Value::Null } else { json!(api_key) },
+                "apiKeyId": if api_key.is_empty() { Value::Null } else { json!("local") },
+            },
+            "domainName": "localhost",
+            "apiId": "local",
+        },
+        "body": body_value,
+        "isBase64Encoded": b64,
+    })
+}
+
+fn base64_encode(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(s.get(i + 1..i + 3).unwrap_or("zz"), 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A request id (random, UUID-shaped).
+pub fn new_id() -> String {
+    let (a, b) = (random_u64(), random_u64());
+    let h = format!("{a:016x}{b:016x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// 64 random bits from std (`RandomState` is seeded from the OS per instance).
+pub fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::AtomicU64;
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.finish()
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        413 => "Payload Too Large",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Status",
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_its_rate() {
+        let mut b = Bucket::new(Throttle {
+            rate_per_second: 10,
+            burst: 20,
+        });
+        let t0 = Instant::now();
+        assert_eq!((0..25).filter(|_| b.take(t0)).count(), 20);
+        assert!(b.take(t0 + Duration::from_millis(100)));
+        assert!(!b.take(t0 + Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn gateway_responses_come_from_the_template() {
+        let t = infra_model::synth(infra_model::Env::Dev).unwrap().to_value();
+        let g = gateway_responses(&t);
+        assert_eq!(g["INVALID_API_KEY"].0, 403);
+        assert_eq!(g["THROTTLED"].0, 429);
+        assert!(g["INVALID_API_KEY"].2.contains("FORBIDDEN"));
+    }
+
+    #[test]
+    fn codecs() {
+        assert_eq!(percent_decode("a%40b.com+x"), "a@b.com x");
+        assert_eq!(
+            base64_lite::decode(&base64_encode(b"hello!?")).unwrap(),
+            b"hello!?"
+        );
+    }
+}
