@@ -518,10 +518,7 @@ mod tests {
             |i: usize| json!({"sku": format!("sku-{i}"), "productName": "P", "quantity": 1, "price": 1});
         let items = |n: usize| Value::Array((0..n).map(item).collect());
         // 99, not 100: see `limits::MAX_ITEMS` (one DynamoDB transaction reserves the order).
-        assert_eq!(
-            create(&with("/items", Some(items(99)))).unwrap().items.len(),
-            99
-        );
+        assert_eq!(create(&with("/items", Some(items(99)))).unwrap().items.len(), 99);
         for n in [0, 100] {
             assert_eq!(
                 create_err(&with("/items", Some(items(n)))),
