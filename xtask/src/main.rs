@@ -87,6 +87,9 @@ enum Cmd {
     Ci,
     /// Check the GitHub Actions workflows in .github/workflows/ with actionlint.
     LintWorkflows,
+    /// deploy, diff, destroy, outputs, status, seed-inventory, moto (see xtask::deploy).
+    #[command(flatten)]
+    Deploy(xtask::deploy::cli::Commands),
 }
 
 fn main() -> ExitCode {
@@ -184,6 +187,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             bench::synth()?;
             bench::lambda_artifacts()?;
         }
+        Cmd::Deploy(cmd) => return xtask::deploy::cli::run(cmd),
         Cmd::Ci => xtask::ci::run()?,
         Cmd::LintWorkflows => {
             let files = xtask::workflows::files()?;
