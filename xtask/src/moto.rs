@@ -8,7 +8,7 @@ use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -31,14 +31,14 @@ pub struct MotoServer {
 
 impl MotoServer {
     /// Installs moto if needed (`.tools/`), starts it on a free loopback port and waits until it
-    /// answers. Its output goes to a log file (see [`MotoServer::log_path`]).
+    /// answers. It runs through the project's launcher ([`tools::moto_command`]: DynamoDB
+    /// requests serialized). Its output goes to a log file (see [`MotoServer::log_path`]).
     pub fn start() -> Result<MotoServer> {
-        let exe = tools::ensure(tools::MOTO)?;
         let mut last_error = None;
         // A free port can be taken between the probe and moto's bind: try a few.
         for _ in 0..3 {
             let port = free_port()?;
-            match Self::start_on(&exe, port) {
+            match Self::start_on(port) {
                 Ok(server) => return Ok(server),
                 Err(e) => last_error = Some(e),
             }
@@ -46,19 +46,18 @@ impl MotoServer {
         Err(last_error.unwrap_or_else(|| anyhow::anyhow!("moto server did not start")))
     }
 
-    /// Starts moto on a given port (fails if it is taken).
-    pub fn start_on(exe: &Path, port: u16) -> Result<MotoServer> {
+    /// Starts moto on a given loopback port (fails if it is taken).
+    pub fn start_on(port: u16) -> Result<MotoServer> {
         let log = log_path(port);
         let out =
             File::create(&log).with_context(|| format!("cannot create the moto log {}", log.display()))?;
         let err = out.try_clone().context("cannot share the moto log file")?;
-        let child = Command::new(exe)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = tools::moto_command("127.0.0.1", port)?
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .spawn()
-            .with_context(|| format!("cannot start {}", exe.display()))?;
+            .context("cannot start moto server")?;
         let mut server = MotoServer {
             endpoint: format!("http://127.0.0.1:{port}"),
             port,

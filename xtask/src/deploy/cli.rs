@@ -251,21 +251,18 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
             super::exit::OK
         }
         Commands::Moto { port } => {
-            let exe = tools::ensure(tools::MOTO)?;
             if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
                 anyhow::bail!(
                     "port {port} is taken: pass --port with a free one (for example --port {})",
                     moto::free_port()?
                 );
             }
+            let mut cmd = tools::moto_command("127.0.0.1", port)?;
             eprintln!(
                 "moto server on http://127.0.0.1:{port} (Ctrl-C stops it; its state is in memory only)\n\
-                 use it with: cargo xtask deploy --env dev --endpoint-url http://127.0.0.1:{port} ..."
+                 use it with: cargo xtask deploy --env dev --endpoint-url http://127.0.0.1:{port}"
             );
-            let status = std::process::Command::new(&exe)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .status()
-                .with_context(|| format!("cannot start {}", exe.display()))?;
+            let status = cmd.status().context("cannot start moto server")?;
             if status.success() {
                 super::exit::OK
             } else {
