@@ -73,8 +73,11 @@ pub struct ChangeSet {
     pub name: String,
     pub kind: ChangeSetKind,
     pub changes: Vec<Change>,
-    /// CloudFormation (or moto) found nothing to change.
+    /// The change set lists no resource change.
     pub empty: bool,
+    /// The service refused it as having nothing to do (AWS: FAILED "didn't contain changes";
+    /// moto: "No updates are to be performed"). There is no change set left to execute.
+    pub nothing_to_do: bool,
 }
 
 /// Whether the change set creates the stack or updates it.
@@ -148,6 +151,7 @@ pub async fn create(aws: &Aws, req: &ChangeSetRequest<'_>) -> Result<ChangeSet> 
                     kind: req.kind,
                     changes: Vec::new(),
                     empty: true,
+                    nothing_to_do: true,
                 });
             }
             let already = error_code(&e) == Some("AlreadyExistsException");
@@ -186,6 +190,7 @@ pub async fn create(aws: &Aws, req: &ChangeSetRequest<'_>) -> Result<ChangeSet> 
                         kind: req.kind,
                         changes: Vec::new(),
                         empty: true,
+                        nothing_to_do: true,
                     });
                 }
                 bail!(
@@ -202,6 +207,7 @@ pub async fn create(aws: &Aws, req: &ChangeSetRequest<'_>) -> Result<ChangeSet> 
     let changes = describe(aws, req.stack, &id).await?;
     Ok(ChangeSet {
         empty: changes.is_empty(),
+        nothing_to_do: false,
         id,
         name,
         kind: req.kind,
@@ -341,6 +347,9 @@ pub fn render(stack: &str, kind: ChangeSetKind, changes: &[Change]) -> Vec<Strin
             line.push_str("  (from parameters)");
         }
         lines.push(line.trim_end().to_owned());
+    }
+    if changes.is_empty() {
+        lines.push("  no resource changes: only outputs, parameters or metadata differ".to_owned());
     }
     if !tags_only.is_empty() {
         lines.push(format!(

@@ -773,12 +773,14 @@ async fn plan(
     }
     let stack_id = cs_stack_id(aws, stack).await?;
     plan.change_set = Some(kind);
-    // An empty change set with a different template (outputs only, say) still deploys.
-    plan.no_changes = cs.empty
-        && changes.is_empty()
-        && existing.is_some()
-        && deployed.as_ref() == Some(&value)
-        && deployed_params == &params;
+    // Nothing to do when the service says so. An empty change set for a different template
+    // (outputs only, say) still deploys.
+    plan.no_changes = cs.nothing_to_do
+        || (cs.empty
+            && changes.is_empty()
+            && existing.is_some()
+            && deployed.as_ref() == Some(&value)
+            && deployed_params == &params);
     if aws.local {
         // moto's change sets say which resources change, not which properties: compare the
         // templates, and check that moto can apply each change.
