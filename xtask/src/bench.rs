@@ -164,3 +164,8 @@ pub fn lambda_artifacts() -> Result<()> {
     );
     Ok(())
 }
+
+/// The local system's figures (`cargo xtask bench --dev`): see `xtask::dev::bench`.
+pub fn dev_api() -> Result<()> {
+    crate::dev::bench::run()
+}

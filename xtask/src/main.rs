@@ -80,13 +80,40 @@ enum Cmd {
     },
     /// Measure synthesis, and the Lambda artifacts (sizes, start-up, build times), and print the
     /// figures the README quotes.
-    Bench,
+    Bench {
+        /// Only the local system's figures (`cargo xtask dev`: start-up, request latency and
+        /// throughput under load).
+        #[arg(long)]
+        dev: bool,
+    },
     /// Install the project's pinned tools into .tools/ (or $ORDERS_TOOLS_DIR) and print where they are.
     Tools,
     /// Run what the CI pipeline runs: format, clippy, tests, snapshots, cfn-lint, workflows, arm64 build.
     Ci,
     /// Check the GitHub Actions workflows in .github/workflows/ with actionlint.
     LintWorkflows,
+    /// The whole system locally: moto, the dev stack, the functions, the event sources, the
+    /// workflow and the REST API on 127.0.0.1 (no Docker, no AWS account).
+    Dev {
+        /// The API's port.
+        #[arg(long, default_value_t = xtask::dev::DEFAULT_PORT)]
+        port: u16,
+        /// The API key (generated and printed when absent).
+        #[arg(long, value_name = "KEY")]
+        api_key: Option<String>,
+        /// moto's port; a moto already answering there is reused (0: a fresh one on a free port).
+        #[arg(long, default_value_t = xtask::dev::DEFAULT_MOTO_PORT)]
+        moto_port: u16,
+        /// Turn off the usage plan's and the stage's throttling (for load tests).
+        #[arg(long)]
+        no_throttle: bool,
+        /// The factor on every wait (retry intervals, visibility timeout); 1 = as deployed.
+        #[arg(long, default_value_t = xtask::dev::DEFAULT_WAIT_SCALE)]
+        wait_scale: f64,
+        /// Run one order through, print the result and exit.
+        #[arg(long)]
+        smoke: bool,
+    },
     /// deploy, diff, destroy, outputs, status, seed-inventory, moto (see xtask::deploy).
     #[command(flatten)]
     Deploy(xtask::deploy::cli::Commands),
@@ -183,11 +210,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 start.elapsed().as_secs_f64()
             );
         }
-        Cmd::Bench => {
+        Cmd::Bench { dev: true } => bench::dev_api()?,
+        Cmd::Bench { dev: false } => {
             bench::synth()?;
             bench::lambda_artifacts()?;
         }
         Cmd::Deploy(cmd) => return xtask::deploy::cli::run(cmd),
+        Cmd::Dev {
+            port,
+            api_key,
+            moto_port,
+            no_throttle,
+            wait_scale,
+            smoke,
+        } => return xtask::dev::cli(port, api_key, moto_port, !no_throttle, wait_scale, smoke),
         Cmd::Ci => xtask::ci::run()?,
         Cmd::LintWorkflows => {
             let files = xtask::workflows::files()?;

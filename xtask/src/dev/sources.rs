@@ -110,6 +110,7 @@ pub fn spawn_stream(
                 iterators: Vec::new(),
                 known_shards: BTreeSet::new(),
                 buffer: VecDeque::new(),
+                seen: BTreeSet::new(),
             };
             while !stop.load(Ordering::Relaxed) {
                 match driver.poll() {
@@ -131,9 +132,12 @@ struct StreamDriver {
     mapping: StreamMapping,
     function: Arc<LocalFunction>,
     say: Say,
-    iterators: Vec<String>,
+    /// Per shard: its id, the iterator, the last sequence number read, (unused).
+    iterators: Vec<(String, String, Option<String>, u32)>,
     known_shards: BTreeSet<String>,
     buffer: VecDeque<Value>,
+    /// Sequence numbers already taken into the buffer.
+    seen: BTreeSet<String>,
 }
 
 impl StreamDriver {
@@ -155,18 +159,48 @@ impl StreamDriver {
                     &json!({"StreamArn": self.stream_arn, "ShardId": id, "ShardIteratorType": self.mapping.starting_position}),
                 )?;
                 if let Some(i) = it["ShardIterator"].as_str() {
-                    self.iterators.push(i.to_owned());
+                    self.iterators.push((id.to_owned(), i.to_owned(), None, 0));
                 }
             }
         }
         let mut got = false;
-        for it in &mut self.iterators {
+        for (shard, it, last, _) in &mut self.iterators {
+            // A fresh iterator on every read, after the last record taken: moto 5.2.5 undoes a
+            // failed TransactWriteItems by putting deep copies of the tables back, stream shards
+            // included, so an older iterator reads an orphaned shard (a stall, and records of
+            // the rolled-back transaction whose sequence numbers the next writes reuse).
+            let fresh = match last.as_deref() {
+                Some(seq) => {
+                    json!({"StreamArn": self.stream_arn, "ShardId": shard, "ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": seq})
+                }
+                None => {
+                    json!({"StreamArn": self.stream_arn, "ShardId": shard, "ShardIteratorType": self.mapping.starting_position})
+                }
+            };
+            let r = self
+                .aws
+                .call("dynamodb", "DynamoDBStreams_20120810.GetShardIterator", &fresh)?;
+            if let Some(i) = r["ShardIterator"].as_str() {
+                *it = i.to_owned();
+            }
             let r = self.aws.call(
                 "dynamodb",
                 "DynamoDBStreams_20120810.GetRecords",
                 &json!({"ShardIterator": it, "Limit": 1000}),
             )?;
+            let records = r["Records"].as_array().map_or(0, Vec::len);
+            if std::env::var_os("ORDERS_DEV_TRACE").is_some() {
+                (self.say)(&format!("stream: {records} record(s) read"));
+            }
             for rec in r["Records"].as_array().into_iter().flatten() {
+                let Some(seq) = rec["dynamodb"]["SequenceNumber"].as_str() else {
+                    continue;
+                };
+                *last = Some(seq.to_owned());
+                let id = format!("{seq}/{}", rec["eventID"].as_str().unwrap_or_default());
+                if !self.seen.insert(id) {
+                    continue;
+                }
                 let mut rec = rec.clone();
                 rec["eventSourceARN"] = json!(self.stream_arn);
                 if self.mapping.filters.is_empty()
@@ -174,9 +208,6 @@ impl StreamDriver {
                 {
                     self.buffer.push_back(rec);
                 }
-            }
-            if let Some(next) = r["NextShardIterator"].as_str() {
-                *it = next.to_owned();
             }
         }
         while !self.buffer.is_empty() {
