@@ -104,6 +104,30 @@ pub fn run() -> Result<()> {
     if r.status >= 300 {
         bail!("PUT /inventory/bench-item answered {}: {}", r.status, r.text());
     }
+    // One request at a time on the idle system: the latency without queueing.
+    let first = c.call(
+        "POST",
+        "/orders",
+        Some(&order_body("idle@example.com", &[("bench-item", 1, 5.0)])),
+        true,
+    )?;
+    let first_id = first.json()["orderId"].as_str().unwrap_or_default().to_owned();
+    std::thread::sleep(Duration::from_secs(2));
+    let mut idle = Vec::new();
+    for _ in 0..30 {
+        let t = Instant::now();
+        let r = c.call("GET", &format!("/orders/{first_id}"), None, true)?;
+        if r.status == 200 {
+            idle.push(t.elapsed());
+        }
+    }
+    idle.sort();
+    println!(
+        "GET /orders/{{id}}, one at a time, idle: p50 {:.1} ms, max {:.1} ms ({} requests)",
+        percentile(&idle, 0.5).as_secs_f64() * 1000.0,
+        idle.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
+        idle.len()
+    );
     let ids = std::sync::Mutex::new(Vec::new());
     let post = load(&c, |c, n| {
         let body = order_body(&format!("bench{n}@example.com"), &[("bench-item", 1, 5.0)]);

@@ -335,7 +335,7 @@ impl DevSystem {
         );
         let created = report.plan.change_set == Some(deploy::changes::ChangeSetKind::Create);
         say(&format!(
-            "deploy: {} {} into moto in {} ms{}",
+            "deploy: {} in moto: {} in {} ms{}",
             report.plan.stack,
             match report.outcome {
                 deploy::Outcome::NoChanges => "unchanged",
