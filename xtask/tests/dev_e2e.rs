@@ -300,8 +300,19 @@ fn the_local_system_end_to_end() {
         );
         std::thread::sleep(Duration::from_secs(300));
     }
+    let (api, moto) = (
+        xtask::dev::http::addr_of(&system.url).unwrap(),
+        xtask::dev::http::addr_of(&system.moto_endpoint).unwrap(),
+    );
     drop(system);
     eprintln!("whole run: {:?}", started.elapsed());
+    // Stopped cleanly: nothing listens on the API's or moto's port any more.
+    for addr in [api, moto] {
+        assert!(
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err(),
+            "{addr} still answers after shutdown"
+        );
+    }
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }

@@ -334,6 +334,14 @@ impl DevSystem {
             "dev: left out the 2 AWS::Lambda::EventSourceMapping resources: moto's mappings need Docker to run a function and still swallow the stream's records and the queue's messages; cargo xtask dev drives both mappings from the template",
         );
         let created = report.plan.change_set == Some(deploy::changes::ChangeSetKind::Create);
+        if report.plan.changes.iter().any(|c| {
+            c.resource_type == "AWS::Lambda::EventSourceMapping"
+                && c.action == deploy::changes::Action::Remove
+        }) {
+            say(
+                "warning: this moto held the stack with its event source mappings (a `cargo xtask deploy`);                  moto keeps a removed mapping attached to its table and queue, where it swallows records.                  If orders stay PENDING, restart moto or run `cargo xtask dev --moto-port 0`.",
+            );
+        }
         say(&format!(
             "deploy: {} in moto: {} in {} ms{}",
             report.plan.stack,
