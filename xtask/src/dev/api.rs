@@ -670,6 +670,65 @@ mod tests {
         assert!(g["INVALID_API_KEY"].2.contains("FORBIDDEN"));
     }
 
+    fn api(throttle: bool) -> Api {
+        let t = infra_model::synth(infra_model::Env::Dev).unwrap().to_value();
+        let settings = infra_model::Env::Dev.settings();
+        Api::new(
+            ApiConfig {
+                api_key: "k".into(),
+                throttle,
+                gateway_responses: gateway_responses(&t),
+                cors_origin: "*".into(),
+                functions: BTreeMap::new(),
+                stage: "dev".into(),
+            },
+            &settings,
+        )
+    }
+
+    fn call(api: &Api, method: &str, path: &str, key: Option<&str>) -> (u16, Value) {
+        let headers: Vec<(String, String)> = key
+            .map(|k| vec![("x-api-key".into(), k.into())])
+            .unwrap_or_default();
+        let a = api.handle(method, path, &headers, vec![], "127.0.0.1");
+        (a.status, serde_json::from_slice(&a.body).unwrap_or(Value::Null))
+    }
+
+    #[test]
+    fn the_usage_plan_throttles_key_routes_after_its_burst() {
+        let api = api(true);
+        let statuses: Vec<u16> = (0..25)
+            .map(|_| call(&api, "GET", "/orders/x", Some("k")).0)
+            .collect();
+        // No function behind the route here: the first 20 (the plan's burst) reach the
+        // integration (502), then the plan throttles.
+        assert_eq!(statuses.iter().filter(|s| **s == 502).count(), 20, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 5, "{statuses:?}");
+        let (_, body) = call(&api, "GET", "/orders/x", Some("k"));
+        assert_eq!(body["code"], "TOO_MANY_REQUESTS");
+        // Off: never throttled.
+        let free = api(false);
+        assert!((0..50).all(|_| call(&free, "GET", "/orders/x", Some("k")).0 == 502));
+    }
+
+    #[test]
+    fn keys_routes_and_preflight() {
+        let api = api(false);
+        let (status, body) = call(&api, "POST", "/orders", None);
+        assert_eq!((status, body["code"].as_str()), (403, Some("FORBIDDEN")));
+        assert_eq!(body["message"], "Forbidden");
+        assert_eq!(call(&api, "POST", "/orders", Some("wrong")).0, 403);
+        let (status, body) = call(&api, "GET", "/nope", None);
+        assert_eq!((status, body["code"].as_str()), (404, Some("NOT_FOUND")));
+        let a = api.handle("OPTIONS", "/orders/abc", &[], vec![], "127.0.0.1");
+        assert_eq!(a.status, 204);
+        assert!(
+            a.headers
+                .iter()
+                .any(|(k, v)| k == "Access-Control-Allow-Methods" && v == "GET,OPTIONS")
+        );
+    }
+
     #[test]
     fn codecs() {
         assert_eq!(percent_decode("a%40b.com+x"), "a@b.com x");
