@@ -707,7 +707,7 @@ mod tests {
         let (_, body) = call(&api, "GET", "/orders/x", Some("k"));
         assert_eq!(body["code"], "TOO_MANY_REQUESTS");
         // Off: never throttled.
-        let free = api(false);
+        let free = self::api(false);
         assert!((0..50).all(|_| call(&free, "GET", "/orders/x", Some("k")).0 == 502));
     }
 
