@@ -333,6 +333,10 @@ impl DevSystem {
             "deploy",
             "dev: left out the 2 AWS::Lambda::EventSourceMapping resources: moto's mappings need Docker to run a function and still swallow the stream's records and the queue's messages; cargo xtask dev drives both mappings from the template",
         );
+        (options.log)(
+            "deploy",
+            "dev: what moto leaves out of API Gateway (stage, key, usage plan, validator, gateway responses, CORS preflight) the local API server does from the model and the template",
+        );
         let created = report.plan.change_set == Some(deploy::changes::ChangeSetKind::Create);
         if report.plan.changes.iter().any(|c| {
             c.resource_type == "AWS::Lambda::EventSourceMapping"
