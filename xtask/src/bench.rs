@@ -70,6 +70,9 @@ pub fn lambda_artifacts() -> Result<()> {
     let x86 = build::build_functions(&quiet(Arch::X86_64))?;
     let qemu_missing = build::qemu_missing();
 
+    // orders-api and inventory-api read their pagination key from Secrets Manager at start-up:
+    // a loopback stand-in answers every request with a secret (the others call nothing at init).
+    let secrets = fake_secrets_manager()?;
     // Start-to-ready: median of 5 starts (after one untimed start that warms the page cache).
     let ready = |b: &BuiltFunction| -> Result<Duration> {
         let mut runs = Vec::new();
@@ -78,7 +81,7 @@ pub fn lambda_artifacts() -> Result<()> {
                 b.artifact.function.clone(),
                 build::run_command(b.arch, &b.bootstrap),
             );
-            config.env = build::offline_env(&build::closed_endpoint()?);
+            config.env = build::offline_env(&secrets);
             let function = LocalFunction::start(config, std::sync::Arc::new(|_: &str, _: &str| {}))?;
             let took = function.ready(Duration::from_secs(20))?;
             function.shutdown();
@@ -168,4 +171,54 @@ pub fn lambda_artifacts() -> Result<()> {
 /// The local system's figures (`cargo xtask bench --dev`): see `xtask::dev::bench`.
 pub fn dev_api() -> Result<()> {
     crate::dev::bench::run()
+}
+
+/// `http://127.0.0.1:<port>` of a thread that answers every HTTP request with a Secrets Manager
+/// `GetSecretValue` reply: enough for a function to start without AWS.
+fn fake_secrets_manager() -> Result<String> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).context("cannot bind a loopback port")?;
+    let port = listener.local_addr().context("no local address")?.port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let Ok(mut out) = stream.try_clone() else { return };
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let l = line.trim_end().to_ascii_lowercase();
+                        if l.is_empty() {
+                            break;
+                        }
+                        if let Some(v) = l.strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let reply = r#"{"ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:k","Name":"k","SecretString":"0123456789abcdef0123456789abcdef","VersionId":"v1"}"#;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n",
+                        reply.len()
+                    );
+                    if out
+                        .write_all(head.as_bytes())
+                        .and_then(|()| out.write_all(reply.as_bytes()))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok(format!("http://127.0.0.1:{port}"))
 }
