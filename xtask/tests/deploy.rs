@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{Region, SdkConfig};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
@@ -127,7 +127,7 @@ fn options(server: &MotoServer) -> DeployOptions {
 }
 
 async fn sdk(server: &MotoServer) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    xtask::deploy::aws::sdk_loader()
         .endpoint_url(&server.endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))

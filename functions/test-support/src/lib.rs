@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use infra_model::Env;
-use order_aws::aws_config_type::{BehaviorVersion, Region, SdkConfig};
+use order_aws::aws_config_type::{Region, SdkConfig};
 use order_aws::aws_sdk_dynamodb::config::Credentials;
 use order_aws::aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -81,7 +81,7 @@ pub fn moto() -> &'static Moto {
 
 /// The SDK configuration for the emulator: its endpoint, test credentials, us-east-1.
 pub async fn sdk() -> SdkConfig {
-    order_aws::aws_config_type::defaults(BehaviorVersion::latest())
+    order_aws::sdk_loader()
         .endpoint_url(&moto().endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "test-support"))

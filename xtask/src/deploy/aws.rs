@@ -4,9 +4,20 @@ use std::error::Error as StdError;
 use std::fmt::Write as _;
 
 use anyhow::{Result, anyhow};
-use aws_config::{BehaviorVersion, Region};
+use aws_config::{BehaviorVersion, ConfigLoader, Region};
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::config::{Credentials, ProvideCredentials};
+
+/// The SDK's configuration loader with our HTTPS client: rustls over `ring`. The SDK crates are
+/// built without their default client (aws-lc-rs; see the workspace `Cargo.toml`), so every
+/// configuration must come from here or it fails its first request.
+pub fn sdk_loader() -> ConfigLoader {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let client = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(BehaviorVersion::latest()).http_client(client)
+}
 
 /// Where the commands talk to: `--region`, `--profile`, `--endpoint-url`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -83,7 +94,7 @@ impl Aws {
     pub async fn connect(settings: &AwsSettings) -> Result<Aws> {
         let endpoint = settings.endpoint();
         let local = settings.is_local();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let mut loader = sdk_loader();
         if let Some(p) = &settings.profile {
             loader = loader.profile_name(p);
         }
