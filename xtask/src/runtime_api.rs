@@ -1601,7 +1601,8 @@ fn write_answer(stream: &TcpStream, answer: Answer) -> io::Result<()> {
 // ---------------------------------------------------------------------------------------------
 // Ids
 
-fn random_u64() -> u64 {
+/// 64 random bits from std (`RandomState` is seeded from the OS per instance).
+pub fn random_u64() -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
@@ -1613,8 +1614,8 @@ fn random_u64() -> u64 {
     hasher.finish()
 }
 
-/// A random (version 4) UUID, the form of Lambda's request ids.
-fn uuid_v4() -> String {
+/// A random (version 4) UUID, the form of Lambda's and API Gateway's request ids.
+pub fn uuid_v4() -> String {
     let (a, b) = (random_u64(), random_u64());
     let a = (a & !0xf000) | 0x4000; // version 4
     let b = (b & !(0b11 << 62)) | (0b10 << 62); // RFC 4122 variant

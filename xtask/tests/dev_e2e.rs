@@ -57,7 +57,7 @@ fn statuses(order: &Value) -> Vec<String> {
 }
 
 fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &xtask::dev::api::new_id()[..8])
+    format!("{prefix}-{}", &xtask::runtime_api::uuid_v4()[..8])
 }
 
 fn happy_path(c: &Client) {

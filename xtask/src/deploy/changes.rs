@@ -80,6 +80,20 @@ pub struct ChangeSet {
     pub nothing_to_do: bool,
 }
 
+impl ChangeSet {
+    /// What the service answers when there is nothing to change: no change set is left.
+    fn nothing_to_do(name: String, kind: ChangeSetKind) -> ChangeSet {
+        ChangeSet {
+            id: String::new(),
+            name,
+            kind,
+            changes: Vec::new(),
+            empty: true,
+            nothing_to_do: true,
+        }
+    }
+}
+
 /// Whether the change set creates the stack or updates it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -145,14 +159,7 @@ pub async fn create(aws: &Aws, req: &ChangeSetRequest<'_>) -> Result<ChangeSet> 
         Ok(c) => c,
         Err(e) => {
             if error_message(&e).is_some_and(means_no_changes) {
-                return Ok(ChangeSet {
-                    id: String::new(),
-                    name,
-                    kind: req.kind,
-                    changes: Vec::new(),
-                    empty: true,
-                    nothing_to_do: true,
-                });
+                return Ok(ChangeSet::nothing_to_do(name, req.kind));
             }
             let already = error_code(&e) == Some("AlreadyExistsException");
             let err = aws.explain(&format!("create a change set for {}", req.stack), e);
@@ -184,14 +191,7 @@ pub async fn create(aws: &Aws, req: &ChangeSetRequest<'_>) -> Result<ChangeSet> 
                 let reason = d.status_reason().unwrap_or("").to_owned();
                 if means_no_changes(&reason) {
                     delete(aws, req.stack, &id).await?;
-                    return Ok(ChangeSet {
-                        id: String::new(),
-                        name,
-                        kind: req.kind,
-                        changes: Vec::new(),
-                        empty: true,
-                        nothing_to_do: true,
-                    });
+                    return Ok(ChangeSet::nothing_to_do(name, req.kind));
                 }
                 bail!(
                     "CloudFormation could not create the change set for {}: {reason}",

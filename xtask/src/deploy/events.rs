@@ -26,7 +26,7 @@ pub struct Event {
 }
 
 impl Event {
-    fn from_sdk(e: &StackEvent) -> Event {
+    pub(crate) fn from_sdk(e: &StackEvent) -> Event {
         Event {
             id: e.event_id().unwrap_or("").to_owned(),
             time: e

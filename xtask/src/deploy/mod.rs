@@ -1648,26 +1648,7 @@ pub async fn status(target: &DeployTarget) -> Result<StatusReport> {
             .stack_events()
             .iter()
             .take(STATUS_EVENTS)
-            .map(|e| events::Event {
-                id: e.event_id().unwrap_or("").to_owned(),
-                time: e
-                    .timestamp()
-                    .and_then(|t| {
-                        t.fmt(aws_sdk_cloudformation::primitives::DateTimeFormat::DateTime)
-                            .ok()
-                    })
-                    .unwrap_or_default(),
-                logical_id: e.logical_resource_id().unwrap_or("").to_owned(),
-                resource_type: e.resource_type().unwrap_or("").to_owned(),
-                status: e
-                    .resource_status()
-                    .map(|s| s.as_str().to_owned())
-                    .unwrap_or_default(),
-                reason: e
-                    .resource_status_reason()
-                    .map(str::to_owned)
-                    .filter(|r| !r.is_empty()),
-            })
+            .map(events::Event::from_sdk)
             .collect();
         newest.reverse();
         evs = newest;

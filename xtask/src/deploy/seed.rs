@@ -158,27 +158,9 @@ pub async fn seed_inventory(target: &DeployTarget, output: OutputMode) -> Result
 
 /// `2026-11-23T04:30:34.221Z` (UTC, milliseconds), as the handlers write `updatedAt`.
 pub fn rfc3339_millis(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
+    let ms = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+    // The handlers' own formatter; it refuses only years after 9999.
+    order_core::time::format_timestamp(i64::try_from(ms).unwrap_or(i64::MAX)).unwrap_or_default()
 }
 
 #[cfg(test)]

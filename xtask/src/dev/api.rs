@@ -31,7 +31,7 @@ use infra_model::system::api::{CORS_ALLOWED_HEADERS, ROUTES, match_route, method
 use serde_json::{Map, Value, json};
 
 use super::sources::invoke;
-use crate::runtime_api::LocalFunction;
+use crate::runtime_api::{LocalFunction, uuid_v4};
 
 /// A token bucket: `rate` per second, at most `burst`.
 pub struct Bucket {
@@ -240,7 +240,7 @@ impl Api {
             let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
             let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
             let answer = if len > MAX_BODY_BYTES * 16 {
-                self.gateway("REQUEST_TOO_LARGE", "Request Too Long", &new_id())
+                self.gateway("REQUEST_TOO_LARGE", "Request Too Long", &uuid_v4())
             } else {
                 let mut body = vec![0; len];
                 if reader.read_exact(&mut body).is_err() {
@@ -296,7 +296,7 @@ impl Api {
         peer: &str,
     ) -> Answer {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let request_id = new_id();
+        let request_id = uuid_v4();
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let path = if path.len() > 1 {
             path.trim_end_matches('/')
@@ -598,30 +598,6 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A request id (random, UUID-shaped).
-pub fn new_id() -> String {
-    let (a, b) = (random_u64(), random_u64());
-    let h = format!("{a:016x}{b:016x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
-/// 64 random bits from std (`RandomState` is seeded from the OS per instance).
-pub fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::AtomicU64;
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.finish()
 }
 
 fn reason(status: u16) -> &'static str {

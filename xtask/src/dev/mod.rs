@@ -204,7 +204,7 @@ fn placeholder_artifacts() -> Result<Vec<Artifact>> {
 fn random_key() -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     (0..20)
-        .map(|_| char::from(A[usize::try_from(api::random_u64() % 62).unwrap_or(0)]))
+        .map(|_| char::from(A[usize::try_from(crate::runtime_api::random_u64() % 62).unwrap_or(0)]))
         .collect()
 }
 
@@ -720,7 +720,7 @@ pub fn order_body(email: &str, lines: &[(&str, u32, f64)]) -> Value {
 /// `--smoke`: one order through, end to end.
 pub fn smoke(system: &DevSystem) -> Result<()> {
     let c = Client::new(&system.url, &system.api_key)?;
-    let sku = format!("smoke-{}", &api::new_id()[..8]);
+    let sku = format!("smoke-{}", &crate::runtime_api::uuid_v4()[..8]);
     let r = c.call(
         "PUT",
         &format!("/inventory/{sku}"),
