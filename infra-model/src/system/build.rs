@@ -1061,11 +1061,11 @@ fn add_monitoring(
         ),
     );
     t.add(
-        "ReservationIteratorAgeAlarm",
+        "ReserveStockIteratorAgeAlarm",
         alarm(
-            "reservation-iterator-age",
+            "reserve-stock-iterator-age",
             format!(
-                "New orders wait more than {} s for stock reservation (the orders stream is falling behind)",
+                "Records of the OrdersTable stream wait more than {} s for the reserve-stock function (it is falling behind)",
                 a.stream_iterator_age_ms / 1000
             ),
             "AWS/Lambda",
@@ -1099,10 +1099,10 @@ fn dashboard_body(
     };
     let api_name = var("ApiName", Expr::sub("${AWS::StackName}-api"));
     let stage = var("Stage", api.stage.name());
-    let workflow = var("Workflow", order_workflow.arn());
-    let events = var("EventsQueue", data.order_events.queue_name());
-    let dlq = var("EventsDlq", data.order_events_dlq.queue_name());
-    let failures = var("ReservationFailures", data.reservation_failures.queue_name());
+    let workflow = var("OrderWorkflowArn", order_workflow.arn());
+    let events = var("OrderEventsQueueName", data.order_events.queue_name());
+    let dlq = var("OrderEventsDeadLetterQueueName", data.order_events_dlq.queue_name());
+    let failures = var("ReservationFailuresQueueName", data.reservation_failures.queue_name());
     let fn_names: Vec<(String, String)> = FUNCTIONS
         .iter()
         .map(|s| {
