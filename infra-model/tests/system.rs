@@ -7,9 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use infra_model::Env;
 use infra_model::cfn::{INLINE_TEMPLATE_LIMIT, RESOURCE_LIMIT, S3_TEMPLATE_LIMIT};
+use infra_model::decl::{FunctionBindings, Target, Trigger};
+use infra_model::system::FUNCTIONS;
 use infra_model::system::api::ROUTES;
-use infra_model::system::bindings::{self, SystemResource};
-use infra_model::system::functions::{FUNCTIONS, Trigger};
+use infra_model::system::functions::{
+    HealthBindings, OrdersApiBindings, StartWorkflowBindings, config_values,
+};
+use infra_model::system::resources::ORDER_WORKFLOW;
 use serde_json::{Value, json};
 
 fn template(env: Env) -> Value {
@@ -163,13 +167,9 @@ fn bindings_become_one_statement_and_one_variable_each() {
         let statements = t["Resources"][role_id]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
             .as_array()
             .unwrap();
-        let mut expected_vars: BTreeSet<String> = spec
-            .bindings
-            .iter()
-            .map(|b| b.resource.env_var().to_owned())
-            .collect();
+        let mut expected_vars: BTreeSet<String> = spec.bindings.iter().map(|b| b.target.env_var()).collect();
         for b in spec.bindings {
-            let sid = format!("{:?}{:?}", b.access, b.resource);
+            let sid = b.sid();
             let s = statements.iter().find(|s| s["Sid"] == sid.as_str());
             let s = s.unwrap_or_else(|| panic!("{}: no statement {sid}", spec.name));
             let actions: Vec<&str> = s["Action"]
@@ -179,12 +179,10 @@ fn bindings_become_one_statement_and_one_variable_each() {
                 .map(|a| a.as_str().unwrap())
                 .collect();
             assert_eq!(actions, b.access.actions(), "{}: {sid}", spec.name);
-            assert!(vars.contains_key(b.resource.env_var()), "{}", spec.name);
+            assert!(vars.contains_key(&b.target.env_var()), "{}", spec.name);
         }
-        for c in spec.config {
-            for (k, _) in c.values(Env::Staging, &Env::Staging.settings()) {
-                expected_vars.insert(k.to_owned());
-            }
+        for (k, _) in config_values(spec, Env::Staging, &Env::Staging.settings()) {
+            expected_vars.insert(k.to_owned());
         }
         let actual: BTreeSet<String> = vars.keys().cloned().collect();
         assert_eq!(actual, expected_vars, "{}: environment variables", spec.name);
@@ -200,17 +198,17 @@ fn bindings_become_one_statement_and_one_variable_each() {
             .collect()
     };
     let orders = vars_of("OrdersApi");
-    let b = bindings::OrdersApiBindings::from_lookup(|k| orders.get(k).cloned()).unwrap();
+    let b = OrdersApiBindings::from_lookup(|k| orders.get(k).cloned()).unwrap();
     assert_eq!(b.orders.as_str(), "value-of-ORDERS_TABLE_NAME");
     let start = vars_of("StartWorkflow");
-    let b = bindings::StartWorkflowBindings::from_lookup(|k| start.get(k).cloned()).unwrap();
+    let b = StartWorkflowBindings::from_lookup(|k| start.get(k).cloned()).unwrap();
     assert_eq!(b.workflow.as_str(), "value-of-ORDER_WORKFLOW_ARN");
     // A function that did not bind the workflow has no variable for it.
-    assert!(!orders.contains_key(SystemResource::OrderWorkflow.env_var()));
+    assert!(!orders.contains_key(&Target::Workflow(&ORDER_WORKFLOW.spec).env_var()));
     let health = vars_of("Health");
-    assert!(bindings::HealthBindings::from_lookup(|k| health.get(k).cloned()).is_ok());
+    assert!(HealthBindings::from_lookup(|k| health.get(k).cloned()).is_ok());
     // Health describes the tables but cannot start the workflow: it has no variable for it.
-    assert!(bindings::StartWorkflowBindings::from_lookup(|k| health.get(k).cloned()).is_err());
+    assert!(StartWorkflowBindings::from_lookup(|k| health.get(k).cloned()).is_err());
 }
 
 #[test]
@@ -501,10 +499,7 @@ fn stream_and_queue_consumers_are_wired_to_the_right_functions() {
                 ref_id(&m["Properties"]["FunctionName"]) == Some(&format!("{}Function", spec.id))
             })
             .count();
-        let expected = usize::from(matches!(
-            spec.trigger,
-            Trigger::OrdersStream | Trigger::OrderEventsQueue
-        ));
+        let expected = usize::from(matches!(spec.trigger, Trigger::Stream(_) | Trigger::Queue(_)));
         assert_eq!(mapped, expected, "{}", spec.name);
     }
 }

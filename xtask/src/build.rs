@@ -25,7 +25,7 @@ use std::process::{Command, Stdio};
 use std::time::UNIX_EPOCH;
 
 use anyhow::{Context, Result, bail};
-use infra_model::system::functions::FUNCTIONS;
+use infra_model::system::FUNCTIONS;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -650,19 +650,28 @@ pub fn run_command(arch: Arch, bootstrap: &Path) -> Vec<std::ffi::OsString> {
 /// dummy credentials, no instance metadata, and `AWS_ENDPOINT_URL=aws_endpoint` (a closed
 /// loopback port makes every AWS call fail at once).
 pub fn offline_env(aws_endpoint: &str) -> BTreeMap<String, String> {
-    use infra_model::system::bindings::{Kind, SystemResource};
+    use infra_model::decl::Target;
     let mut env = BTreeMap::new();
-    for r in SystemResource::ALL {
-        let value = match r.kind() {
-            Kind::Table => format!("orders-local-{}", r.env_var().to_lowercase().replace('_', "-")),
-            Kind::Queue => format!("{aws_endpoint}/123456789012/orders-local-order-events"),
-            Kind::StateMachine => "arn:aws:states:us-east-1:123456789012:stateMachine:orders-local".into(),
-            Kind::Secret => "arn:aws:secretsmanager:us-east-1:123456789012:secret:orders-local-abc123".into(),
+    for b in FUNCTIONS.iter().flat_map(|f| f.bindings) {
+        let id = b.target.id();
+        let value = match b.target {
+            Target::Table(_) => format!("orders-local-{id}"),
+            Target::Queue(_) => format!("{aws_endpoint}/123456789012/orders-local-{id}"),
+            Target::Topic(_) => format!("arn:aws:sns:us-east-1:123456789012:orders-local-{id}"),
+            Target::Workflow(_) => {
+                format!("arn:aws:states:us-east-1:123456789012:stateMachine:orders-local-{id}")
+            }
+            Target::Secret(_) => {
+                format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:orders-local-{id}")
+            }
         };
-        env.insert(r.env_var().to_owned(), value);
+        env.insert(b.target.env_var(), value);
     }
+    env.insert(
+        infra_model::system::functions::config::ENVIRONMENT.var.to_owned(),
+        "dev".to_owned(),
+    );
     for (k, v) in [
-        (infra_model::system::functions::config::ENVIRONMENT, "dev"),
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "AKIDLOCALEXAMPLE"),
         ("AWS_SECRET_ACCESS_KEY", "local-secret-access-key-example"),

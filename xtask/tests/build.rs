@@ -17,7 +17,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use infra_model::system::functions::FUNCTIONS;
+use infra_model::system::FUNCTIONS;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use xtask::build::{

@@ -93,7 +93,7 @@ fn stored_zip(content: &[u8]) -> Vec<u8> {
 /// Writes `DIR/<function>/bootstrap.zip` for every function (content: its name and a version)
 /// and returns them as artifacts, the way `--artifacts DIR` reads them.
 fn write_artifacts(dir: &Path, versions: &BTreeMap<&str, u32>) -> Vec<Artifact> {
-    for f in infra_model::system::functions::FUNCTIONS.iter() {
+    for f in infra_model::system::FUNCTIONS.iter() {
         let v = versions.get(f.name).copied().unwrap_or(1);
         let d = dir.join(f.name);
         std::fs::create_dir_all(&d).unwrap();
@@ -423,7 +423,7 @@ async fn check_resources_match_the_template(cfg: &SdkConfig, stack: &str, artifa
     // Functions: runtime, handler, sizes, every environment variable resolved, and the code is
     // the artifact (CodeSha256 is the base64 SHA-256 of the zip).
     let functions = of_type("AWS::Lambda::Function");
-    assert_eq!(functions.len(), infra_model::system::functions::FUNCTIONS.len());
+    assert_eq!(functions.len(), infra_model::system::FUNCTIONS.len());
     for (id, r) in &functions {
         let p = &r["Properties"];
         let f = lambda
@@ -458,7 +458,7 @@ async fn check_resources_match_the_template(cfg: &SdkConfig, stack: &str, artifa
         for (k, v) in want {
             assert_eq!(vars.get(k), resolver.resolve(v).as_ref(), "{id} {k}");
         }
-        let spec = infra_model::system::functions::FUNCTIONS
+        let spec = infra_model::system::FUNCTIONS
             .iter()
             .find(|s| format!("{}Function", s.id) == *id)
             .unwrap();
@@ -658,7 +658,7 @@ async fn deploy_lifecycle_against_moto() {
         }
     };
     let mut before = BTreeMap::new();
-    for f in infra_model::system::functions::FUNCTIONS.iter() {
+    for f in infra_model::system::FUNCTIONS.iter() {
         before.insert(f.name, code(format!("{stack}-{}", f.name)).await);
     }
     let v2 = write_artifacts(&dir.join("v2"), &BTreeMap::from([("health", 2)]));
@@ -689,7 +689,7 @@ async fn deploy_lifecycle_against_moto() {
         deploy::changes::summary(&report.plan.changes),
         "diff and deploy agree"
     );
-    for f in infra_model::system::functions::FUNCTIONS.iter() {
+    for f in infra_model::system::FUNCTIONS.iter() {
         let now = code(format!("{stack}-{}", f.name)).await;
         if f.name == "health" {
             let zip = std::fs::read(dir.join("v2/health/bootstrap.zip")).unwrap();

@@ -1,5 +1,5 @@
 use business_api::BusinessApi;
-use infra_model::system::bindings::BusinessApiBindings;
+use infra_model::system::functions::BusinessApiBindings;
 use order_aws::businesses::BusinessStore;
 use order_aws::http::ApiRequest;
 use order_aws::lambda::now;
@@ -9,7 +9,7 @@ use order_aws::{AppConfig, aws_config, aws_sdk_dynamodb, telemetry};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_logging();
-    let b = BusinessApiBindings::from_env()?;
+    let b = infra_model::bindings!(BusinessApiBindings)?;
     let api = BusinessApi {
         config: AppConfig::from_env(),
         businesses: BusinessStore::new(

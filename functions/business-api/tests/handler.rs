@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use business_api::BusinessApi;
+use infra_model::system::resources::BUSINESSES;
 use order_aws::AppConfig;
 use order_aws::aws_sdk_dynamodb;
 use order_aws::businesses::BusinessStore;
@@ -30,7 +31,7 @@ async fn a_business_registers_once_per_email() {
             environment: "test".into(),
             cors: CorsPolicy::AnyOrigin,
         },
-        businesses: BusinessStore::new(aws_sdk_dynamodb::Client::new(&sdk), &tables["BusinessesTable"]),
+        businesses: BusinessStore::new(aws_sdk_dynamodb::Client::new(&sdk), &tables[BUSINESSES.spec.id]),
     };
     let post = |b: String| {
         api_request(&api_event(

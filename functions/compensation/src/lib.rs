@@ -5,6 +5,7 @@
 
 use infra_model::contract::api::OrderStatus;
 use infra_model::contract::messages::{CompensationInput, errors};
+use infra_model::contract::metrics::Metric;
 use order_aws::lambda::TaskError;
 use order_aws::orders::OrderStore;
 use order_aws::telemetry;
@@ -77,7 +78,7 @@ impl Compensation {
             .await
             .map_err(|e| TaskError::internal(e.to_string()))?;
         if released {
-            telemetry::count("OrdersFailed", &self.environment);
+            telemetry::count(Metric::OrdersFailed, &self.environment);
             info!(reason, "stock released, order failed");
         } else {
             let current = self

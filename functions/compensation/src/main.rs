@@ -1,6 +1,6 @@
 use compensation::Compensation;
 use infra_model::contract::messages::CompensationInput;
-use infra_model::system::bindings::CompensationBindings;
+use infra_model::system::functions::CompensationBindings;
 use order_aws::lambda::now;
 use order_aws::lambda_runtime::{self, LambdaEvent, service_fn};
 use order_aws::orders::OrderStore;
@@ -9,7 +9,7 @@ use order_aws::{AppConfig, aws_config, aws_sdk_dynamodb, telemetry};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init_logging();
-    let b = CompensationBindings::from_env()?;
+    let b = infra_model::bindings!(CompensationBindings)?;
     let compensation = Compensation {
         orders: OrderStore::new(
             aws_sdk_dynamodb::Client::new(&aws_config().await),

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use infra_model::contract::api::{DependencyHealth, DetailedHealthResponse, ErrorCode, HealthResponse};
-use infra_model::system::bindings::HealthBindings;
+use infra_model::system::functions::HealthBindings;
 use order_aws::aws_sdk_dynamodb;
 use order_aws::http::{ApiRequest, error, json};
 use order_aws::lambda_http::{Body, Response};

@@ -3,29 +3,23 @@
 #![allow(clippy::unwrap_used)]
 
 use health::Health;
-use infra_model::system::bindings::HealthBindings;
+use infra_model::decl::Target;
+use infra_model::system::functions::HealthBindings;
+use infra_model::system::resources::INVENTORY;
 use order_aws::AppConfig;
 use order_aws::http::CorsPolicy;
-use test_support::{api_event, api_request, create_queue, create_tables, response_json, sdk};
+use test_support::{api_event, api_request, bindings, create_queue, create_tables, response_json, sdk};
 
 async fn health(break_a_table: bool) -> Health {
     let sdk = sdk().await;
     let tables = create_tables(&sdk).await;
     let queue = create_queue(&sdk).await;
-    let mut vars = std::collections::BTreeMap::new();
-    vars.insert("ORDERS_TABLE_NAME", tables["OrdersTable"].clone());
-    vars.insert(
-        "INVENTORY_TABLE_NAME",
-        if break_a_table {
-            "no-such-table".into()
-        } else {
-            tables["InventoryTable"].clone()
-        },
-    );
-    vars.insert("BUSINESSES_TABLE_NAME", tables["BusinessesTable"].clone());
-    vars.insert("IDEMPOTENCY_TABLE_NAME", tables["IdempotencyTable"].clone());
-    vars.insert("ORDER_EVENTS_QUEUE_URL", queue);
-    let bindings = HealthBindings::from_lookup(|k| vars.get(k).cloned()).unwrap();
+    let bindings: HealthBindings = bindings(|target| match target {
+        Target::Table(t) if break_a_table && t.id == INVENTORY.spec.id => Some("no-such-table".into()),
+        Target::Table(t) => tables.get(t.id).cloned(),
+        Target::Queue(_) => Some(queue.clone()),
+        _ => None,
+    });
     Health::new(
         AppConfig {
             environment: "test".into(),

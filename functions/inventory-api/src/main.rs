@@ -1,4 +1,4 @@
-use infra_model::system::bindings::InventoryApiBindings;
+use infra_model::system::functions::InventoryApiBindings;
 use inventory_api::InventoryApi;
 use order_aws::http::ApiRequest;
 use order_aws::inventory::InventoryStore;
@@ -10,7 +10,7 @@ use order_aws::{AppConfig, aws_config, aws_sdk_dynamodb, aws_sdk_secretsmanager,
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_logging();
-    let b = InventoryApiBindings::from_env()?;
+    let b = infra_model::bindings!(InventoryApiBindings)?;
     let sdk = aws_config().await;
     let token_key = read_secret(
         &aws_sdk_secretsmanager::Client::new(&sdk),

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use infra_model::system::resources::INVENTORY;
 use inventory_api::InventoryApi;
 use order_aws::AppConfig;
 use order_aws::aws_sdk_dynamodb;
@@ -18,7 +19,7 @@ async fn api() -> InventoryApi {
             environment: "test".into(),
             cors: CorsPolicy::AnyOrigin,
         },
-        inventory: InventoryStore::new(aws_sdk_dynamodb::Client::new(&sdk), &tables["InventoryTable"]),
+        inventory: InventoryStore::new(aws_sdk_dynamodb::Client::new(&sdk), &tables[INVENTORY.spec.id]),
         token_key: b"k".to_vec(),
     }
 }

@@ -2,14 +2,13 @@
 
 use lambda_http::{Body, Response};
 use order_core::ApiProblem;
-use order_core::problem::status_code;
 
 use crate::http::{ApiRequest, CorsPolicy, error};
 
 /// A problem as the API's error response.
 pub fn problem(req: &ApiRequest, cors: &CorsPolicy, p: &ApiProblem) -> Response<Body> {
     error(
-        status_code(p.code),
+        p.status,
         p.code,
         p.message.clone(),
         &req.request_id,

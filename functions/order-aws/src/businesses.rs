@@ -5,22 +5,10 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use infra_model::contract::tables::businesses as t;
-use serde::{Deserialize, Serialize};
+pub use infra_model::contract::tables::businesses::BusinessRecord;
 
 use crate::error::StoreError;
 use crate::item::{s, to_item};
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BusinessRecord {
-    pub business_id: String,
-    pub business_name: String,
-    pub email: String,
-    pub phone: String,
-    pub address: String,
-    pub cognito_user_id: String,
-    pub created_at: String,
-}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Registration {

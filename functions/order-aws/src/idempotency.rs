@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use infra_model::contract::tables::idempotency as t;
-use serde::{Deserialize, Serialize};
+pub use infra_model::contract::tables::idempotency::IdempotencyRecord;
 
 use crate::error::StoreError;
 use crate::item::{from_item, n, s, to_item};
@@ -13,29 +13,6 @@ use crate::item::{from_item, n, s, to_item};
 /// How long an in-progress claim blocks retries before another attempt may take it over (a
 /// handler that died mid-request must not block its key for a day).
 pub const CLAIM_SECONDS: u64 = 60;
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IdempotencyRecord {
-    pub idempotency_key: String,
-    pub request_hash: String,
-    /// `IN_PROGRESS` or `COMPLETED`.
-    pub state: String,
-    #[serde(default)]
-    pub status_code: Option<u16>,
-    #[serde(default)]
-    pub response: Option<String>,
-    /// Epoch seconds after which an in-progress claim may be taken over.
-    pub claim_expires_at: u64,
-    /// Epoch seconds after which DynamoDB deletes the record (TTL).
-    pub expires_at: u64,
-}
-
-impl IdempotencyRecord {
-    pub fn is_completed(&self) -> bool {
-        self.state == "COMPLETED"
-    }
-}
 
 /// The outcome of claiming a key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,7 +42,7 @@ impl IdempotencyStore {
         let record = IdempotencyRecord {
             idempotency_key: key.to_owned(),
             request_hash: request_hash.to_owned(),
-            state: "IN_PROGRESS".into(),
+            state: t::IN_PROGRESS.into(),
             status_code: None,
             response: None,
             claim_expires_at: now + CLAIM_SECONDS,
@@ -80,7 +57,7 @@ impl IdempotencyStore {
             .expression_attribute_names("#k", t::KEY.name)
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#claim", "claimExpiresAt")
-            .expression_attribute_values(":in_progress", s("IN_PROGRESS"))
+            .expression_attribute_values(":in_progress", s(t::IN_PROGRESS))
             .expression_attribute_values(":now", n(now))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -108,7 +85,7 @@ impl IdempotencyStore {
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#code", "statusCode")
             .expression_attribute_names("#resp", "response")
-            .expression_attribute_values(":done", s("COMPLETED"))
+            .expression_attribute_values(":done", s(t::COMPLETED))
             .expression_attribute_values(":code", n(status_code))
             .expression_attribute_values(":resp", s(response))
             .send()
@@ -125,7 +102,7 @@ impl IdempotencyStore {
             .key(t::KEY.name, s(key))
             .condition_expression("#state = :in_progress")
             .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":in_progress", s("IN_PROGRESS"))
+            .expression_attribute_values(":in_progress", s(t::IN_PROGRESS))
             .send()
             .await
             .map(|_| ())

@@ -4,39 +4,11 @@ use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::KeysAndAttributes;
-use infra_model::contract::api::InventoryItem;
-use infra_model::contract::money::Money;
 use infra_model::contract::tables::inventory as t;
-use serde::{Deserialize, Serialize};
+pub use infra_model::contract::tables::inventory::ProductRecord;
 
 use crate::error::StoreError;
 use crate::item::{Item, from_item, s, to_item};
-
-/// A product as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProductRecord {
-    pub sku: String,
-    pub stock: u64,
-    pub price_cents: u64,
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
-    pub updated_at: String,
-}
-
-impl ProductRecord {
-    pub fn to_view(&self) -> InventoryItem {
-        InventoryItem {
-            sku: self.sku.clone(),
-            stock: u32::try_from(self.stock).unwrap_or(u32::MAX),
-            price: Money::from_cents(self.price_cents),
-            name: self.name.clone(),
-            description: self.description.clone(),
-            updated_at: self.updated_at.clone(),
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct InventoryStore {

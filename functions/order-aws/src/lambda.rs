@@ -96,12 +96,4 @@ pub fn random_unit(salt: &str) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// The input of the payment and shipping tasks.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskInput {
-    pub order_id: String,
-    /// The workflow's count of earlier attempts of this step (`$$.State.RetryCount`).
-    #[serde(default)]
-    pub retry_count: u32,
-}
+pub use infra_model::contract::messages::TaskInput;

@@ -1,6 +1,6 @@
 //! The functions' AWS side: the stores over DynamoDB, the queue, the workflow and the secret,
 //! the API's HTTP glue, and logs and metrics. Table and queue names come only from the
-//! bindings in `infra_model::system::bindings`.
+//! bindings in `infra_model::system::functions`.
 
 pub mod api;
 pub mod businesses;
@@ -54,10 +54,8 @@ pub struct AppConfig {
 impl AppConfig {
     pub fn from_env() -> AppConfig {
         AppConfig {
-            environment: std::env::var(config::ENVIRONMENT).unwrap_or_else(|_| "local".into()),
-            cors: http::CorsPolicy::parse(
-                &std::env::var(config::CORS_ALLOWED_ORIGINS).unwrap_or_else(|_| "*".into()),
-            ),
+            environment: config::ENVIRONMENT.read().unwrap_or_else(|| "local".into()),
+            cors: http::CorsPolicy::parse(&config::CORS_ALLOWED_ORIGINS.read().unwrap_or_else(|| "*".into())),
         }
     }
 }

@@ -6,146 +6,14 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
-use infra_model::contract::api::{
-    OrderLine, OrderStatus, OrderView, PaymentInfo, PaymentMethod, ShippingAddress, ShippingInfo,
-    StatusChange,
-};
-use infra_model::contract::money::Money;
+use infra_model::contract::api::{OrderStatus, StatusChange};
 use infra_model::contract::tables::orders as t;
-use serde::{Deserialize, Serialize};
+pub use infra_model::contract::tables::orders::{LineRecord, OrderRecord, PaymentRecord};
 
 use order_core::reservation::{SeenStock, StockChange};
 
 use crate::error::StoreError;
 use crate::item::{Item, from_item, n, s, to_attr, to_item};
-
-/// One line of a stored order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LineRecord {
-    pub sku: String,
-    pub product_name: String,
-    pub quantity: u32,
-    pub unit_price_cents: u64,
-    pub line_total_cents: u64,
-}
-
-/// The payment, once taken.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PaymentRecord {
-    pub transaction_id: String,
-    pub method: PaymentMethod,
-    pub amount_cents: u64,
-    pub paid_at: String,
-}
-
-/// An order as stored (the layout of `tables::orders`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OrderRecord {
-    pub order_id: String,
-    pub customer_name: String,
-    pub customer_email: String,
-    pub items: Vec<LineRecord>,
-    pub total_cents: u64,
-    pub status: OrderStatus,
-    pub status_shard: String,
-    pub status_history: Vec<StatusChange>,
-    #[serde(default)]
-    pub status_reason: Option<String>,
-    pub shipping_address: ShippingAddress,
-    pub payment_method: PaymentMethod,
-    #[serde(default)]
-    pub payment: Option<PaymentRecord>,
-    #[serde(default)]
-    pub shipping: Option<ShippingInfo>,
-    #[serde(default)]
-    pub stock_released: Option<bool>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl OrderRecord {
-    /// A new PENDING order.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new_pending(
-        order_id: String,
-        customer_name: String,
-        customer_email: String,
-        lines: &[OrderLine],
-        total: Money,
-        shipping_address: ShippingAddress,
-        payment_method: PaymentMethod,
-        now: String,
-    ) -> OrderRecord {
-        OrderRecord {
-            status_shard: t::status_shard(OrderStatus::Pending.as_str(), &order_id),
-            order_id,
-            customer_name,
-            customer_email,
-            items: lines
-                .iter()
-                .map(|l| LineRecord {
-                    sku: l.sku.clone(),
-                    product_name: l.product_name.clone(),
-                    quantity: l.quantity,
-                    unit_price_cents: l.unit_price.cents(),
-                    line_total_cents: l.line_total.cents(),
-                })
-                .collect(),
-            total_cents: total.cents(),
-            status: OrderStatus::Pending,
-            status_history: vec![StatusChange {
-                status: OrderStatus::Pending,
-                at: now.clone(),
-                reason: None,
-            }],
-            status_reason: None,
-            shipping_address,
-            payment_method,
-            payment: None,
-            shipping: None,
-            stock_released: None,
-            created_at: now.clone(),
-            updated_at: now,
-        }
-    }
-
-    /// The API's view of the order.
-    pub fn to_view(&self) -> OrderView {
-        OrderView {
-            order_id: self.order_id.clone(),
-            customer_name: self.customer_name.clone(),
-            customer_email: self.customer_email.clone(),
-            items: self
-                .items
-                .iter()
-                .map(|l| OrderLine {
-                    sku: l.sku.clone(),
-                    product_name: l.product_name.clone(),
-                    quantity: l.quantity,
-                    unit_price: Money::from_cents(l.unit_price_cents),
-                    line_total: Money::from_cents(l.line_total_cents),
-                })
-                .collect(),
-            total: Money::from_cents(self.total_cents),
-            status: self.status,
-            status_history: self.status_history.clone(),
-            shipping_address: self.shipping_address.clone(),
-            payment_method: self.payment_method,
-            payment: self.payment.as_ref().map(|p| PaymentInfo {
-                transaction_id: p.transaction_id.clone(),
-                method: p.method,
-                amount: Money::from_cents(p.amount_cents),
-                paid_at: p.paid_at.clone(),
-            }),
-            shipping: self.shipping.clone(),
-            created_at: self.created_at.clone(),
-            updated_at: self.updated_at.clone(),
-        }
-    }
-}
 
 /// The outcome of a conditional status change.
 #[derive(Clone, Debug, PartialEq)]

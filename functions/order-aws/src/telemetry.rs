@@ -3,6 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use infra_model::contract::metrics::Metric;
 use serde_json::json;
 
 /// The metrics namespace: the application's name.
@@ -15,34 +16,35 @@ pub fn init_logging() {
 }
 
 /// A count or duration, in Embedded Metric Format.
-pub fn emf_line(metric: &str, value: f64, unit: &str, environment: &str, now_ms: u128) -> String {
+pub fn emf_line(metric: Metric, value: f64, environment: &str, now_ms: u128) -> String {
+    let (name, unit) = (metric.name(), metric.unit().name());
     json!({
         "_aws": {
             "Timestamp": now_ms,
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
                 "Dimensions": [["Environment"]],
-                "Metrics": [{"Name": metric, "Unit": unit}],
+                "Metrics": [{"Name": name, "Unit": unit}],
             }],
         },
         "Environment": environment,
-        metric: value,
+        name: value,
     })
     .to_string()
 }
 
 /// Emits one metric.
-pub fn metric(metric: &str, value: f64, unit: &str, environment: &str) {
+pub fn metric(metric: Metric, value: f64, environment: &str) {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or(0);
-    println!("{}", emf_line(metric, value, unit, environment, now_ms));
+    println!("{}", emf_line(metric, value, environment, now_ms));
 }
 
 /// Counts one business event (`OrdersAccepted`, `OrdersPaid`, ...).
-pub fn count(metric_name: &str, environment: &str) {
-    metric(metric_name, 1.0, "Count", environment);
+pub fn count(metric: Metric, environment: &str) {
+    self::metric(metric, 1.0, environment);
 }
 
 #[cfg(test)]
@@ -52,7 +54,7 @@ mod tests {
     #[test]
     fn emf_lines_declare_their_metric() {
         let line: serde_json::Value =
-            serde_json::from_str(&emf_line("OrdersPaid", 1.0, "Count", "dev", 5)).unwrap();
+            serde_json::from_str(&emf_line(Metric::OrdersPaid, 1.0, "dev", 5)).unwrap();
         assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "orders");
         assert_eq!(
             line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],

@@ -5,58 +5,20 @@
 use infra_model::contract::api::{ApiError, ErrorCode};
 
 /// An API error before it becomes a response: `status` is the HTTP status code,
-/// [`status_code`]`(code)` unless a caller had a reason to choose another.
+/// [`ErrorCode::status`] unless a caller had a reason to choose another.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{status} {}: {message}", code_name(*.code))]
+#[error("{status} {}: {message}", .code.as_str())]
 pub struct ApiProblem {
     pub status: u16,
     pub code: ErrorCode,
     pub message: String,
 }
 
-/// The HTTP status code of each error code.
-pub fn status_code(code: ErrorCode) -> u16 {
-    match code {
-        ErrorCode::MalformedJson => 400,
-        ErrorCode::ValidationFailed => 400,
-        ErrorCode::InvalidQuery => 400,
-        ErrorCode::Forbidden => 403,
-        ErrorCode::NotFound => 404,
-        ErrorCode::MethodNotAllowed => 405,
-        ErrorCode::Conflict => 409,
-        ErrorCode::PayloadTooLarge => 413,
-        ErrorCode::UnsupportedMediaType => 415,
-        ErrorCode::IdempotencyKeyReused => 422,
-        ErrorCode::TooManyRequests => 429,
-        ErrorCode::InternalError => 500,
-        ErrorCode::ServiceUnavailable => 503,
-    }
-}
-
-/// The code as it appears on the wire, e.g. `VALIDATION_FAILED`.
-pub fn code_name(code: ErrorCode) -> &'static str {
-    match code {
-        ErrorCode::MalformedJson => "MALFORMED_JSON",
-        ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
-        ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-        ErrorCode::ValidationFailed => "VALIDATION_FAILED",
-        ErrorCode::InvalidQuery => "INVALID_QUERY",
-        ErrorCode::Forbidden => "FORBIDDEN",
-        ErrorCode::NotFound => "NOT_FOUND",
-        ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
-        ErrorCode::Conflict => "CONFLICT",
-        ErrorCode::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
-        ErrorCode::TooManyRequests => "TOO_MANY_REQUESTS",
-        ErrorCode::ServiceUnavailable => "SERVICE_UNAVAILABLE",
-        ErrorCode::InternalError => "INTERNAL_ERROR",
-    }
-}
-
 impl ApiProblem {
     /// A problem with the status code of its error code.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiProblem {
         ApiProblem {
-            status: status_code(code),
+            status: code.status(),
             code,
             message: message.into(),
         }
@@ -124,7 +86,7 @@ impl ApiProblem {
     /// The response body: `{"code":"…","message":"…","requestId":"…"}`.
     pub fn to_body(&self, request_id: &str) -> String {
         let body = serde_json::json!({
-            "code": code_name(self.code),
+            "code": self.code.as_str(),
             "message": self.message,
             "requestId": request_id,
         });
@@ -136,25 +98,9 @@ impl ApiProblem {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorCode; 13] = [
-        ErrorCode::MalformedJson,
-        ErrorCode::UnsupportedMediaType,
-        ErrorCode::PayloadTooLarge,
-        ErrorCode::ValidationFailed,
-        ErrorCode::InvalidQuery,
-        ErrorCode::Forbidden,
-        ErrorCode::NotFound,
-        ErrorCode::MethodNotAllowed,
-        ErrorCode::Conflict,
-        ErrorCode::IdempotencyKeyReused,
-        ErrorCode::TooManyRequests,
-        ErrorCode::ServiceUnavailable,
-        ErrorCode::InternalError,
-    ];
-
     #[test]
     fn every_code_has_its_status() {
-        let got: Vec<(u16, &str)> = ALL.iter().map(|c| (status_code(*c), code_name(*c))).collect();
+        let got: Vec<(u16, &str)> = ErrorCode::ALL.iter().map(|c| (c.status(), c.as_str())).collect();
         assert_eq!(
             got,
             [
@@ -173,16 +119,6 @@ mod tests {
                 (500, "INTERNAL_ERROR"),
             ]
         );
-    }
-
-    #[test]
-    fn code_names_are_the_contract_serialization() {
-        for code in ALL {
-            assert_eq!(
-                serde_json::to_value(code).unwrap(),
-                serde_json::Value::String(code_name(code).into())
-            );
-        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!   time; `nextToken` is signed (HMAC) and bound to its query.
 
 use infra_model::contract::api::{CreateOrderResponse, ErrorCode, ListOrdersResponse, OrderStatus};
+use infra_model::contract::metrics::Metric;
 use infra_model::contract::tables::orders as t;
 use order_aws::api::{failure, new_id, problem};
 use order_aws::http::{ApiRequest, error, json, raw_json};
@@ -137,12 +138,7 @@ impl OrdersApi {
         order: infra_model::contract::api::CreateOrderRequest,
         now_ms: i64,
     ) -> Result<(u16, String), (u16, String)> {
-        let fail = |p: ApiProblem| {
-            (
-                order_core::problem::status_code(p.code),
-                p.to_body(&req.request_id),
-            )
-        };
+        let fail = |p: ApiProblem| (p.status, p.to_body(&req.request_id));
         let skus: Vec<String> = order.items.iter().map(|i| i.sku.clone()).collect();
         let stored = match self.inventory.get_many(&skus).await {
             Ok(s) => s,
@@ -175,7 +171,7 @@ impl OrdersApi {
             tracing::error!(error = %e, "storing the order failed");
             return Err(fail(ApiProblem::unavailable("the orders table")));
         }
-        telemetry::count("OrdersAccepted", &self.config.environment);
+        telemetry::count(Metric::OrdersAccepted, &self.config.environment);
         info!(order_id, total = %priced.total, lines = priced.lines.len(), "order accepted");
         let body = CreateOrderResponse {
             order_id,

@@ -1,4 +1,4 @@
-use infra_model::system::bindings::OrdersApiBindings;
+use infra_model::system::functions::OrdersApiBindings;
 use order_aws::http::ApiRequest;
 use order_aws::idempotency::IdempotencyStore;
 use order_aws::inventory::InventoryStore;
@@ -12,7 +12,7 @@ use orders_api::OrdersApi;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_logging();
-    let b = OrdersApiBindings::from_env()?;
+    let b = infra_model::bindings!(OrdersApiBindings)?;
     let sdk = aws_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let token_key = read_secret(

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use infra_model::system::resources::{IDEMPOTENCY, INVENTORY, ORDERS};
 use order_aws::AppConfig;
 use order_aws::aws_sdk_dynamodb;
 use order_aws::http::CorsPolicy;
@@ -19,7 +20,7 @@ async fn api() -> OrdersApi {
     let sdk = sdk().await;
     let tables = create_tables(&sdk).await;
     let db = aws_sdk_dynamodb::Client::new(&sdk);
-    let inventory = InventoryStore::new(db.clone(), &tables["InventoryTable"]);
+    let inventory = InventoryStore::new(db.clone(), &tables[INVENTORY.spec.id]);
     for (sku, stock, cents, name) in [("laptop", 5, 99_999, "Laptop"), ("mouse", 50, 2_999, "Mouse")] {
         inventory
             .put(&ProductRecord {
@@ -38,9 +39,9 @@ async fn api() -> OrdersApi {
             environment: "test".into(),
             cors: CorsPolicy::parse("https://shop.example"),
         },
-        orders: OrderStore::new(db.clone(), &tables["OrdersTable"]),
+        orders: OrderStore::new(db.clone(), &tables[ORDERS.spec.id]),
         inventory,
-        idempotency: IdempotencyStore::new(db, &tables["IdempotencyTable"]),
+        idempotency: IdempotencyStore::new(db, &tables[IDEMPOTENCY.spec.id]),
         token_key: b"test-pagination-key".to_vec(),
     }
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use infra_model::contract::api::OrderStatus;
 use infra_model::contract::messages::{PaymentResult, errors};
+use infra_model::contract::metrics::Metric;
 use infra_model::contract::money::Money;
 use infra_model::contract::tables::orders as t;
 use order_aws::item::to_attr;
@@ -25,16 +26,11 @@ pub struct Payments {
 /// The simulated failure rates from the environment (percent, 0 when unset or invalid).
 pub fn rates_from_env() -> FailureRates {
     use infra_model::system::functions::config;
-    let percent = |var: &str| {
-        std::env::var(var)
-            .ok()
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 100.0
-    };
+    let percent =
+        |c: &infra_model::decl::Config| c.read().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
     FailureRates::new(
-        percent(config::PAYMENT_DECLINE_PERCENT),
-        percent(config::PAYMENT_UNAVAILABLE_PERCENT),
+        percent(&config::PAYMENT_DECLINE_PERCENT),
+        percent(&config::PAYMENT_UNAVAILABLE_PERCENT),
     )
     .unwrap_or(FailureRates::NONE)
 }
@@ -110,11 +106,10 @@ impl Payments {
             .map_err(|e| TaskError::internal(e.to_string()))?;
         match moved {
             Transition::Done(_) => {
-                telemetry::count("OrdersPaid", &self.environment);
+                telemetry::count(Metric::OrdersPaid, &self.environment);
                 telemetry::metric(
-                    "PaymentLatency",
+                    Metric::PaymentLatency,
                     started.elapsed().as_secs_f64() * 1000.0,
-                    "Milliseconds",
                     &self.environment,
                 );
                 info!(transaction_id, "order paid");

@@ -1,4 +1,4 @@
-use infra_model::system::bindings::PaymentBindings;
+use infra_model::system::functions::PaymentBindings;
 use order_aws::lambda::{TaskInput, now, random_unit};
 use order_aws::lambda_runtime::{self, LambdaEvent, service_fn};
 use order_aws::orders::OrderStore;
@@ -8,7 +8,7 @@ use payment::{Payments, rates_from_env};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init_logging();
-    let b = PaymentBindings::from_env()?;
+    let b = infra_model::bindings!(PaymentBindings)?;
     let payments = Payments {
         orders: OrderStore::new(
             aws_sdk_dynamodb::Client::new(&aws_config().await),

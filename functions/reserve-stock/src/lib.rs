@@ -11,6 +11,7 @@
 
 use infra_model::contract::api::OrderStatus;
 use infra_model::contract::messages::OrderReserved;
+use infra_model::contract::metrics::Metric;
 use order_aws::item::from_image;
 use order_aws::lambda::BatchResponse;
 use order_aws::messaging::OrderEvents;
@@ -149,7 +150,7 @@ impl Reserver {
             .map_err(|e| e.to_string())?;
         match t {
             Transition::Done(_) => {
-                telemetry::count("OrdersRejected", &self.environment);
+                telemetry::count(Metric::OrdersRejected, &self.environment);
                 info!(reason, "order rejected");
                 Ok(Outcome::Rejected(reason.to_owned()))
             }

@@ -1,4 +1,4 @@
-use infra_model::system::bindings::ReserveStockBindings;
+use infra_model::system::functions::ReserveStockBindings;
 use order_aws::lambda_runtime::{self, LambdaEvent, service_fn};
 use order_aws::messaging::OrderEvents;
 use order_aws::orders::OrderStore;
@@ -8,7 +8,7 @@ use reserve_stock::{Reserver, StreamEvent, now};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init_logging();
-    let b = ReserveStockBindings::from_env()?;
+    let b = infra_model::bindings!(ReserveStockBindings)?;
     let sdk = aws_config().await;
     let reserver = Reserver {
         orders: OrderStore::new(aws_sdk_dynamodb::Client::new(&sdk), b.orders.as_str())

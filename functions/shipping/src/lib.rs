@@ -4,6 +4,7 @@
 
 use infra_model::contract::api::{OrderStatus, ShippingInfo};
 use infra_model::contract::messages::{ShippingResult, errors};
+use infra_model::contract::metrics::Metric;
 use infra_model::contract::money::Money;
 use infra_model::contract::tables::orders as t;
 use order_aws::item::to_attr;
@@ -95,7 +96,7 @@ impl Shipping {
             .map_err(|e| TaskError::internal(e.to_string()))?
         {
             Transition::Done(_) => {
-                telemetry::count("OrdersShipped", &self.environment);
+                telemetry::count(Metric::OrdersShipped, &self.environment);
                 info!(carrier = %info.carrier, tracking_number = %info.tracking_number, "order shipped");
                 Ok(shipment)
             }

@@ -1,4 +1,4 @@
-use infra_model::system::bindings::ShippingBindings;
+use infra_model::system::functions::ShippingBindings;
 use order_aws::lambda::{TaskInput, now, now_ms};
 use order_aws::lambda_runtime::{self, LambdaEvent, service_fn};
 use order_aws::orders::OrderStore;
@@ -8,7 +8,7 @@ use shipping::Shipping;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init_logging();
-    let b = ShippingBindings::from_env()?;
+    let b = infra_model::bindings!(ShippingBindings)?;
     let shipping = Shipping {
         orders: OrderStore::new(
             aws_sdk_dynamodb::Client::new(&aws_config().await),

@@ -1,7 +1,7 @@
 //! What the functions' handler tests share: one moto server per test binary (the AWS-compatible
-//! emulator, pinned and installed into the project's tool folder), the system's tables and
-//! queue created from the synthesized template (so tests use the real key schema and indexes),
-//! and real Lambda event fixtures.
+//! emulator, pinned and installed into the project's tool folder), the system's tables created
+//! from their declarations (so tests use the real key schema and indexes), and real Lambda
+//! event fixtures.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a panic is the report
 
@@ -14,7 +14,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use infra_model::Env;
+use infra_model::aws::dynamodb::Key;
+use infra_model::decl::{FunctionBindings, IndexProjection, TableSpec, Target};
+use infra_model::system::resources::{INVENTORY, ORDERS};
 use order_aws::aws_config_type::{Region, SdkConfig};
 use order_aws::aws_sdk_dynamodb::config::Credentials;
 use order_aws::aws_sdk_dynamodb::types::{
@@ -99,64 +101,92 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// The system's tables, created as the dev template defines them (keys, indexes, stream),
-/// under unique names. Returns logical id → table name.
+/// The system's tables, created as the model declares them (keys, indexes, stream, TTL),
+/// under unique names. Returns table id (`OrdersTable`) → table name.
 pub async fn create_tables(sdk: &SdkConfig) -> BTreeMap<String, String> {
     let client = aws_sdk_dynamodb::Client::new(sdk);
-    let template = infra_model::synth(Env::Dev).unwrap().to_value();
     let mut names = BTreeMap::new();
-    for (id, r) in template["Resources"].as_object().unwrap() {
-        if r["Type"] != "AWS::DynamoDB::Table" {
-            continue;
-        }
-        let p = &r["Properties"];
-        let name = unique(id);
-        let key = |v: &Value| {
-            KeySchemaElement::builder()
-                .attribute_name(v["AttributeName"].as_str().unwrap())
-                .key_type(KeyType::from(v["KeyType"].as_str().unwrap()))
-                .build()
-                .unwrap()
-        };
-        let mut req = client
-            .create_table()
-            .table_name(&name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .set_key_schema(Some(p["KeySchema"].as_array().unwrap().iter().map(key).collect()));
-        for a in p["AttributeDefinitions"].as_array().unwrap() {
-            req = req.attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(a["AttributeName"].as_str().unwrap())
-                    .attribute_type(ScalarAttributeType::from(a["AttributeType"].as_str().unwrap()))
-                    .build()
-                    .unwrap(),
-            );
-        }
-        for g in p["GlobalSecondaryIndexes"].as_array().into_iter().flatten() {
-            req = req.global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(g["IndexName"].as_str().unwrap())
-                    .set_key_schema(Some(g["KeySchema"].as_array().unwrap().iter().map(key).collect()))
-                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                    .build()
-                    .unwrap(),
-            );
-        }
-        if let Some(view) = p["StreamSpecification"]["StreamViewType"].as_str() {
-            req = req.stream_specification(
-                StreamSpecification::builder()
-                    .stream_enabled(true)
-                    .stream_view_type(StreamViewType::from(view))
-                    .build()
-                    .unwrap(),
-            );
-        }
-        req.send()
-            .await
-            .unwrap_or_else(|e| panic!("create table {name}: {e:?}"));
-        names.insert(id.clone(), name);
+    for spec in infra_model::system::TABLES {
+        let name = unique(spec.id);
+        create_table(&client, spec, &name).await;
+        names.insert(spec.id.to_owned(), name);
     }
     names
+}
+
+/// One declared table, under `name`.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, spec: &TableSpec, name: &str) {
+    let key = |k: &Key, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(k.name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    let schema = |partition: &Key, sort: &Option<Key>| {
+        let mut s = vec![key(partition, KeyType::Hash)];
+        s.extend(sort.iter().map(|k| key(k, KeyType::Range)));
+        s
+    };
+    let mut attributes: BTreeMap<&str, &str> = BTreeMap::new();
+    for k in std::iter::once(&spec.partition).chain(spec.sort.iter()).chain(
+        spec.indexes
+            .iter()
+            .flat_map(|i| std::iter::once(&i.partition).chain(i.sort.iter())),
+    ) {
+        attributes.insert(k.name, k.kind.code());
+    }
+    let mut req = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(schema(&spec.partition, &spec.sort)));
+    for (attr, kind) in attributes {
+        req = req.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attr)
+                .attribute_type(ScalarAttributeType::from(kind))
+                .build()
+                .unwrap(),
+        );
+    }
+    for i in spec.indexes {
+        let projection = match i.projection {
+            IndexProjection::All => ProjectionType::All,
+            IndexProjection::KeysOnly => ProjectionType::KeysOnly,
+        };
+        req = req.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(i.name)
+                .set_key_schema(Some(schema(&i.partition, &i.sort)))
+                .projection(Projection::builder().projection_type(projection).build())
+                .build()
+                .unwrap(),
+        );
+    }
+    if let Some(view) = spec.stream {
+        req = req.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(view.code()))
+                .build()
+                .unwrap(),
+        );
+    }
+    req.send()
+        .await
+        .unwrap_or_else(|e| panic!("create table {name}: {e:?}"));
+}
+
+/// A function's bindings as a deployed function reads them: each binding's variable set to
+/// `value_of(target)` (a test's table name, queue URL, ...); a binding without a value is left
+/// unset, which the bindings report.
+pub fn bindings<B: FunctionBindings>(value_of: impl Fn(Target) -> Option<String>) -> B {
+    let env: BTreeMap<String, String> = B::BINDINGS
+        .iter()
+        .filter_map(|b| Some((b.target.env_var(), value_of(b.target)?)))
+        .collect();
+    B::from_lookup(|k| env.get(k).cloned()).unwrap()
 }
 
 /// A queue with a unique name; returns its URL.
@@ -189,25 +219,21 @@ pub async fn receive_all(sdk: &SdkConfig, queue_url: &str) -> Vec<String> {
 /// A state machine holding the order workflow's definition (task ARNs are placeholders: the
 /// emulator only records executions); returns its ARN.
 pub async fn create_state_machine(sdk: &SdkConfig) -> String {
-    let definition = infra_model::system::workflow::definition().to_asl().to_string();
-    let definition = definition
-        .replace("${AWS::Partition}", "aws")
-        .replace(
-            "${PaymentFunctionArn}",
-            "arn:aws:lambda:us-east-1:123456789012:function:payment",
-        )
-        .replace(
-            "${ShippingFunctionArn}",
-            "arn:aws:lambda:us-east-1:123456789012:function:shipping",
-        )
-        .replace(
-            "${CompensationFunctionArn}",
-            "arn:aws:lambda:us-east-1:123456789012:function:compensation",
+    let definition = infra_model::system::workflow::definition();
+    let mut asl = definition
+        .to_asl()
+        .to_string()
+        .replace("${AWS::Partition}", "aws");
+    for f in definition.task_functions() {
+        asl = asl.replace(
+            &format!("${{{}}}", f.arn_var()),
+            &format!("arn:aws:lambda:us-east-1:123456789012:function:{}", f.name),
         );
+    }
     let out = aws_sdk_sfn::Client::new(sdk)
         .create_state_machine()
         .name(unique("workflow"))
-        .definition(definition)
+        .definition(asl)
         .role_arn("arn:aws:iam::123456789012:role/order-workflow")
         .send()
         .await
@@ -351,7 +377,8 @@ pub async fn stores(stock: &[(&str, u64, u64)]) -> Stores {
     let sdk = sdk().await;
     let tables = create_tables(&sdk).await;
     let db = aws_sdk_dynamodb::Client::new(&sdk);
-    let inventory = order_aws::inventory::InventoryStore::new(db.clone(), &tables["InventoryTable"]);
+    let inventory_table = &tables[INVENTORY.spec.id];
+    let inventory = order_aws::inventory::InventoryStore::new(db.clone(), inventory_table);
     for (sku, stock, price_cents) in stock {
         inventory
             .put(&order_aws::inventory::ProductRecord {
@@ -365,8 +392,8 @@ pub async fn stores(stock: &[(&str, u64, u64)]) -> Stores {
             .await
             .unwrap();
     }
-    let orders = order_aws::orders::OrderStore::new(db, &tables["OrdersTable"])
-        .with_inventory(&tables["InventoryTable"]);
+    let orders =
+        order_aws::orders::OrderStore::new(db, &tables[ORDERS.spec.id]).with_inventory(inventory_table);
     Stores {
         sdk,
         tables,

@@ -15,7 +15,7 @@ pub enum AttrType {
 }
 
 impl AttrType {
-    fn code(self) -> &'static str {
+    pub fn code(self) -> &'static str {
         match self {
             AttrType::String => "S",
             AttrType::Number => "N",
@@ -25,7 +25,7 @@ impl AttrType {
 }
 
 /// A key attribute: its name and type.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Key {
     pub name: &'static str,
     pub kind: AttrType,
@@ -71,7 +71,7 @@ pub enum StreamView {
 }
 
 impl StreamView {
-    fn code(self) -> &'static str {
+    pub fn code(self) -> &'static str {
         match self {
             StreamView::KeysOnly => "KEYS_ONLY",
             StreamView::NewImage => "NEW_IMAGE",

@@ -1,5 +1,5 @@
 //! IAM roles and policy documents. Policies are built from typed statements; the system never
-//! writes IAM JSON by hand (see [`crate::system::bindings`]).
+//! writes IAM JSON by hand (see [`crate::decl::function`]).
 
 use serde::Serialize;
 use serde_json::{Value, json};

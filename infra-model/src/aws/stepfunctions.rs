@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::cfn::{Expr, Handle, Resource, Tag};
+use crate::decl::Function;
 
 /// The optimized Lambda integration, in the stack's partition (resolved by `Fn::Sub`).
 pub const LAMBDA_INVOKE: &str = "arn:${AWS::Partition}:states:::lambda:invoke";
@@ -66,8 +67,9 @@ pub enum Transition {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Task {
     pub comment: String,
-    /// The name of the `DefinitionString` substitution holding the function ARN.
-    pub function_arn_var: String,
+    /// The function it invokes: its ARN is the `DefinitionString` substitution
+    /// [`Function::arn_var`] (`${PaymentFunctionArn}`).
+    pub function: &'static Function,
     /// The function's payload, built from the state input (`"orderId.$": "$.orderId"`).
     pub payload: Value,
     /// Keeps only what the task returns (applied to the Lambda response's `Payload`).
@@ -267,15 +269,22 @@ impl Definition {
         problems
     }
 
-    /// The names of the `${...}` substitutions the ASL uses (function ARNs).
-    pub fn substitutions(&self) -> BTreeSet<&str> {
-        self.states
-            .iter()
-            .filter_map(|(_, s)| match s {
-                State::Task(t) => Some(t.function_arn_var.as_str()),
-                _ => None,
-            })
-            .collect()
+    /// The functions its tasks invoke, each once, in the order the states are written.
+    pub fn task_functions(&self) -> Vec<&'static Function> {
+        let mut out: Vec<&'static Function> = Vec::new();
+        for (_, s) in &self.states {
+            if let State::Task(t) = s
+                && !out.iter().any(|f| f.name == t.function.name)
+            {
+                out.push(t.function);
+            }
+        }
+        out
+    }
+
+    /// The names of the `${...}` substitutions the ASL uses (the task functions' ARNs).
+    pub fn substitutions(&self) -> BTreeSet<String> {
+        self.task_functions().iter().map(|f| f.arn_var()).collect()
     }
 
     /// The definition as Amazon States Language, with `${Var}` where a function ARN goes.
@@ -315,7 +324,7 @@ fn state_json(state: &State) -> Value {
             o.insert("Resource".into(), json!(LAMBDA_INVOKE));
             o.insert(
                 "Parameters".into(),
-                json!({"FunctionName": format!("${{{}}}", t.function_arn_var), "Payload": t.payload}),
+                json!({"FunctionName": format!("${{{}}}", t.function.arn_var()), "Payload": t.payload}),
             );
             if let Some(sel) = &t.result_selector {
                 o.insert("ResultSelector".into(), sel.clone());
@@ -452,10 +461,20 @@ impl Handle<StateMachine> {
 mod tests {
     use super::*;
 
+    static FN: Function = Function {
+        name: "fn",
+        id: "Fn",
+        description: "a task",
+        trigger: crate::decl::Trigger::WorkflowTask,
+        bindings: &[],
+        config: &[],
+        sizing: [crate::decl::Sizing::new(128, 3, 1); 3],
+    };
+
     fn task(next: Transition, catch_to: Option<&str>) -> State {
         State::Task(Task {
             comment: "t".into(),
-            function_arn_var: "FnArn".into(),
+            function: &FN,
             payload: json!({"orderId.$": "$.orderId"}),
             result_selector: None,
             result_path: Some("$.r".into()),
@@ -496,10 +515,16 @@ mod tests {
         assert_eq!(d.problems(), Vec::<String>::new());
         let asl = d.to_asl();
         assert_eq!(asl["StartAt"], "A");
-        assert_eq!(asl["States"]["A"]["Parameters"]["FunctionName"], "${FnArn}");
+        assert_eq!(
+            asl["States"]["A"]["Parameters"]["FunctionName"],
+            "${FnFunctionArn}"
+        );
         assert_eq!(asl["States"]["A"]["Retry"][0]["BackoffRate"], 2.0);
         assert_eq!(asl["States"]["A"]["Catch"][0]["Next"], "Oops");
-        assert_eq!(d.substitutions().into_iter().collect::<Vec<_>>(), ["FnArn"]);
+        assert_eq!(
+            d.substitutions().into_iter().collect::<Vec<_>>(),
+            ["FnFunctionArn"]
+        );
     }
 
     #[test]

@@ -118,7 +118,7 @@ impl OrderStatus {
     ];
 
     /// The name used in the API and in the table, e.g. `RESERVED`.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Pending => "PENDING",
             OrderStatus::Reserved => "RESERVED",
@@ -340,6 +340,96 @@ pub enum ErrorCode {
     InternalError,
 }
 
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 13] = [
+        ErrorCode::MalformedJson,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::ValidationFailed,
+        ErrorCode::InvalidQuery,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::IdempotencyKeyReused,
+        ErrorCode::TooManyRequests,
+        ErrorCode::ServiceUnavailable,
+        ErrorCode::InternalError,
+    ];
+
+    /// The HTTP status an error with this code is answered with.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::MalformedJson | ErrorCode::ValidationFailed | ErrorCode::InvalidQuery => 400,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::Conflict => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::IdempotencyKeyReused => 422,
+            ErrorCode::TooManyRequests => 429,
+            ErrorCode::InternalError => 500,
+            ErrorCode::ServiceUnavailable => 503,
+        }
+    }
+
+    /// The code as it appears in an error body (`VALIDATION_FAILED`): the one spelling, which
+    /// the serde form, the handlers and the gateway responses all use.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedJson => "MALFORMED_JSON",
+            ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorCode::ValidationFailed => "VALIDATION_FAILED",
+            ErrorCode::InvalidQuery => "INVALID_QUERY",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            ErrorCode::TooManyRequests => "TOO_MANY_REQUESTS",
+            ErrorCode::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            ErrorCode::InternalError => "INTERNAL_ERROR",
+        }
+    }
+}
+
+/// The API's operations: each route's identity, which the handler behind it matches on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Operation {
+    GetRoot,
+    GetHealth,
+    GetDetailedHealth,
+    GetAuthHealth,
+    RegisterBusiness,
+    CreateOrder,
+    ListOrders,
+    GetOrder,
+    PutInventoryItem,
+    ListInventory,
+    GetInventoryItem,
+}
+
+impl Operation {
+    /// The OpenAPI `operationId` (`createOrder`).
+    pub const fn id(self) -> &'static str {
+        match self {
+            Operation::GetRoot => "getRoot",
+            Operation::GetHealth => "getHealth",
+            Operation::GetDetailedHealth => "getDetailedHealth",
+            Operation::GetAuthHealth => "getAuthHealth",
+            Operation::RegisterBusiness => "registerBusiness",
+            Operation::CreateOrder => "createOrder",
+            Operation::ListOrders => "listOrders",
+            Operation::GetOrder => "getOrder",
+            Operation::PutInventoryItem => "putInventoryItem",
+            Operation::ListInventory => "listInventory",
+            Operation::GetInventoryItem => "getInventoryItem",
+        }
+    }
+}
+
 /// Every API error's body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -348,4 +438,16 @@ pub struct ApiError {
     /// Names the field and the rule, e.g. `Missing required field: customerEmail`.
     pub message: String,
     pub request_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_have_one_spelling() {
+        for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str(), "{code:?}");
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use super::money::Money;
 
@@ -20,6 +21,24 @@ pub struct OrderReserved {
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowInput {
     pub order_id: String,
+}
+
+/// What the payment and shipping tasks receive.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskInput {
+    pub order_id: String,
+    /// The workflow's count of earlier attempts of this step (`$$.State.RetryCount`).
+    #[serde(default)]
+    pub retry_count: u32,
+}
+
+impl TaskInput {
+    /// The Task state's `Parameters`, which build this input from the execution's state: the
+    /// order id from the state, the attempt number from the context object.
+    pub fn parameters() -> Value {
+        json!({"orderId.$": "$.orderId", "retryCount.$": "$$.State.RetryCount"})
+    }
 }
 
 /// What the payment task returns.
@@ -55,6 +74,14 @@ pub struct CompensationInput {
     pub failure: TaskFailure,
 }
 
+impl CompensationInput {
+    /// The Task state's `Parameters`: the order id, and the failure a `Catch` put at
+    /// `failure_path`.
+    pub fn parameters(failure_path: &str) -> Value {
+        json!({"orderId.$": "$.orderId", "failure.$": failure_path})
+    }
+}
+
 /// The error types the task functions raise (the Lambda error response's `errorType`).
 pub mod errors {
     /// The payment was declined: final, never retried.
@@ -73,4 +100,44 @@ pub mod errors {
         "Lambda.TooManyRequestsException",
         "Lambda.SdkClientException",
     ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parameters, with each path replaced by what the state machine would put there.
+    fn resolve(parameters: &Value, state: &Value, retry_count: u32) -> Value {
+        let mut out = serde_json::Map::new();
+        for (k, v) in parameters.as_object().unwrap() {
+            let key = k.strip_suffix(".$").unwrap();
+            let path = v.as_str().unwrap();
+            let value = if path == "$$.State.RetryCount" {
+                json!(retry_count)
+            } else {
+                path.strip_prefix("$.")
+                    .and_then(|p| state.get(p))
+                    .cloned()
+                    .unwrap()
+            };
+            out.insert(key.to_owned(), value);
+        }
+        Value::Object(out)
+    }
+
+    #[test]
+    fn task_parameters_build_the_inputs_the_tasks_read() {
+        let state = json!({"orderId": "o-1", "failure": {"Error": "PaymentDeclined", "Cause": "no"}});
+        let input: TaskInput = serde_json::from_value(resolve(&TaskInput::parameters(), &state, 2)).unwrap();
+        assert_eq!(
+            input,
+            TaskInput {
+                order_id: "o-1".into(),
+                retry_count: 2
+            }
+        );
+        let input: CompensationInput =
+            serde_json::from_value(resolve(&CompensationInput::parameters("$.failure"), &state, 0)).unwrap();
+        assert_eq!(input.failure.error, "PaymentDeclined");
+    }
 }

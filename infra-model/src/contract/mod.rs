@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod messages;
+pub mod metrics;
 pub mod money;
 pub mod schema;
 pub mod tables;

@@ -1,208 +1,337 @@
-//! The Lambda functions of the system: what each is, how big, what it binds and which settings
-//! it reads. One crate per function under `functions/`, named as [`FunctionSpec::name`].
+//! The Lambda functions of the system: what each is, what invokes it, what it binds, which
+//! settings it reads and how big it is. One crate per function under `functions/`, named as
+//! [`Function::name`]; its handler reads its bindings with
+//! `infra_model::bindings!(<Name>Bindings)`.
 
 use std::time::Duration;
 
-use super::bindings::{
-    Binding, BusinessApiBindings, CompensationBindings, HealthBindings, InventoryApiBindings,
-    OrdersApiBindings, PaymentBindings, ReserveStockBindings, ShippingBindings, StartWorkflowBindings,
-};
 use super::env::{Env, Settings};
+use super::resources::{
+    BUSINESSES, IDEMPOTENCY, INVENTORY, ORDER_EVENTS, ORDER_WORKFLOW, ORDERS, PAGINATION_KEY,
+    RESERVATION_FAILURES,
+};
+use crate::aws::lambda::StartingPosition;
+use crate::contract::messages::{OrderReserved, WorkflowInput};
+use crate::contract::tables::businesses::BusinessRecord;
+use crate::contract::tables::idempotency::IdempotencyRecord;
+use crate::contract::tables::inventory::ProductRecord;
+use crate::contract::tables::orders::OrderRecord;
+use crate::decl::{
+    Config, Function, FunctionBindings, QueueTrigger, QueueUrl, SecretArn, Sizing, StateMachineArn,
+    StreamFilter, StreamTrigger, TableName, Trigger,
+};
+use crate::function_bindings;
 
-/// Memory, timeout and reserved concurrency of a function in one environment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Sizing {
-    pub memory_mb: u32,
-    pub timeout: Duration,
-    /// Reserved concurrency where the environment reserves it (see `Settings`).
-    pub reserved_concurrency: u32,
-}
-
-const fn size(memory_mb: u32, timeout_secs: u64, reserved_concurrency: u32) -> Sizing {
-    Sizing {
-        memory_mb,
-        timeout: Duration::from_secs(timeout_secs),
-        reserved_concurrency,
-    }
-}
-
-/// Settings a function reads from its environment besides its bindings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConfigVar {
-    /// `APP_ENVIRONMENT`: dev, staging or prod.
-    Environment,
-    /// `CORS_ALLOWED_ORIGINS`: `*` or a comma-separated list.
-    CorsAllowedOrigins,
-    /// `PAYMENT_DECLINE_PERCENT` and `PAYMENT_UNAVAILABLE_PERCENT`.
-    PaymentFailureRates,
-}
-
-/// The names of the configuration variables, shared with the handlers.
+/// The settings the functions read besides their bindings.
 pub mod config {
-    pub const ENVIRONMENT: &str = "APP_ENVIRONMENT";
-    pub const CORS_ALLOWED_ORIGINS: &str = "CORS_ALLOWED_ORIGINS";
-    pub const PAYMENT_DECLINE_PERCENT: &str = "PAYMENT_DECLINE_PERCENT";
-    pub const PAYMENT_UNAVAILABLE_PERCENT: &str = "PAYMENT_UNAVAILABLE_PERCENT";
+    use super::{Config, Env, Settings};
+
+    /// `dev`, `staging` or `prod`.
+    pub static ENVIRONMENT: Config = Config {
+        var: "APP_ENVIRONMENT",
+        value: |env: Env, _: &Settings| env.name().to_owned(),
+    };
+    /// `*` or a comma-separated list of origins.
+    pub static CORS_ALLOWED_ORIGINS: Config = Config {
+        var: "CORS_ALLOWED_ORIGINS",
+        value: |_: Env, s: &Settings| s.cors.to_config(),
+    };
+    /// Percent of payments the mock gateway declines at random.
+    pub static PAYMENT_DECLINE_PERCENT: Config = Config {
+        var: "PAYMENT_DECLINE_PERCENT",
+        value: |_: Env, s: &Settings| s.payment_failures.decline_percent.to_string(),
+    };
+    /// Percent of payments for which the mock gateway is unavailable at random.
+    pub static PAYMENT_UNAVAILABLE_PERCENT: Config = Config {
+        var: "PAYMENT_UNAVAILABLE_PERCENT",
+        value: |_: Env, s: &Settings| s.payment_failures.unavailable_percent.to_string(),
+    };
 }
 
-impl ConfigVar {
-    /// The variables and their values in an environment.
-    pub fn values(self, env: Env, settings: &Settings) -> Vec<(&'static str, String)> {
-        match self {
-            ConfigVar::Environment => vec![(config::ENVIRONMENT, env.name().to_owned())],
-            ConfigVar::CorsAllowedOrigins => vec![(config::CORS_ALLOWED_ORIGINS, settings.cors.to_config())],
-            ConfigVar::PaymentFailureRates => vec![
-                (
-                    config::PAYMENT_DECLINE_PERCENT,
-                    settings.payment_failures.decline_percent.to_string(),
-                ),
-                (
-                    config::PAYMENT_UNAVAILABLE_PERCENT,
-                    settings.payment_failures.unavailable_percent.to_string(),
-                ),
-            ],
-        }
-    }
-}
+use config::{CORS_ALLOWED_ORIGINS, ENVIRONMENT, PAYMENT_DECLINE_PERCENT, PAYMENT_UNAVAILABLE_PERCENT};
 
-/// How a function is invoked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trigger {
-    /// By API Gateway (routes in [`super::api::ROUTES`]).
-    Api,
-    /// By the orders table's stream.
-    OrdersStream,
-    /// By the order-events queue.
-    OrderEventsQueue,
-    /// By the order workflow, as a task.
-    Workflow,
-}
+const API_CONFIG: &[&Config] = &[&ENVIRONMENT, &CORS_ALLOWED_ORIGINS];
 
-/// One Lambda function.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FunctionSpec {
-    /// The crate and binary name, and the suffix of the deployed function's name.
-    pub name: &'static str,
-    /// The prefix of its resources' logical ids.
-    pub id: &'static str,
-    pub description: &'static str,
-    pub trigger: Trigger,
-    pub bindings: &'static [Binding],
-    pub config: &'static [ConfigVar],
-    /// Per environment, in the order of [`Env::ALL`].
-    pub sizing: [Sizing; 3],
-}
-
-impl FunctionSpec {
-    pub fn sizing(&self, env: Env) -> Sizing {
-        self.sizing[env.index()]
-    }
-}
-
-pub const HEALTH: FunctionSpec = FunctionSpec {
+pub static HEALTH: Function = Function {
     name: "health",
     id: "Health",
     description: "GET /, /health, /health/detailed and /auth/health",
     trigger: Trigger::Api,
-    bindings: HealthBindings::BINDINGS,
-    config: &[ConfigVar::Environment, ConfigVar::CorsAllowedOrigins],
-    sizing: [size(128, 10, 2), size(128, 10, 2), size(128, 10, 5)],
+    bindings: <HealthBindings as FunctionBindings>::BINDINGS,
+    config: API_CONFIG,
+    sizing: [
+        Sizing::new(128, 10, 2),
+        Sizing::new(128, 10, 2),
+        Sizing::new(128, 10, 5),
+    ],
 };
 
-pub const ORDERS_API: FunctionSpec = FunctionSpec {
+function_bindings!(
+    /// `health`: checks that every table and the queue answer.
+    pub struct HealthBindings for HEALTH {
+        orders: TableName<OrderRecord> = ORDERS.describe(),
+        inventory: TableName<ProductRecord> = INVENTORY.describe(),
+        businesses: TableName<BusinessRecord> = BUSINESSES.describe(),
+        idempotency: TableName<IdempotencyRecord> = IDEMPOTENCY.describe(),
+        order_events: QueueUrl<OrderReserved> = ORDER_EVENTS.describe(),
+    }
+);
+
+pub static ORDERS_API: Function = Function {
     name: "orders-api",
     id: "OrdersApi",
     description: "POST /orders, GET /orders and GET /orders/{orderId}",
     trigger: Trigger::Api,
-    bindings: OrdersApiBindings::BINDINGS,
-    config: &[ConfigVar::Environment, ConfigVar::CorsAllowedOrigins],
-    sizing: [size(256, 10, 10), size(256, 10, 20), size(512, 10, 50)],
+    bindings: <OrdersApiBindings as FunctionBindings>::BINDINGS,
+    config: API_CONFIG,
+    sizing: [
+        Sizing::new(256, 10, 10),
+        Sizing::new(256, 10, 20),
+        Sizing::new(512, 10, 50),
+    ],
 };
 
-pub const INVENTORY_API: FunctionSpec = FunctionSpec {
+function_bindings!(
+    /// `orders-api`: takes, reads and lists orders.
+    pub struct OrdersApiBindings for ORDERS_API {
+        orders: TableName<OrderRecord> = ORDERS.read_write(),
+        inventory: TableName<ProductRecord> = INVENTORY.read(),
+        idempotency: TableName<IdempotencyRecord> = IDEMPOTENCY.read_write(),
+        pagination_key: SecretArn = PAGINATION_KEY.read(),
+    }
+);
+
+pub static INVENTORY_API: Function = Function {
     name: "inventory-api",
     id: "InventoryApi",
     description: "PUT /inventory/{sku}, GET /inventory and GET /inventory/{sku}",
     trigger: Trigger::Api,
-    bindings: InventoryApiBindings::BINDINGS,
-    config: &[ConfigVar::Environment, ConfigVar::CorsAllowedOrigins],
-    sizing: [size(256, 10, 5), size(256, 10, 5), size(256, 10, 10)],
+    bindings: <InventoryApiBindings as FunctionBindings>::BINDINGS,
+    config: API_CONFIG,
+    sizing: [
+        Sizing::new(256, 10, 5),
+        Sizing::new(256, 10, 5),
+        Sizing::new(256, 10, 10),
+    ],
 };
 
-pub const BUSINESS_API: FunctionSpec = FunctionSpec {
+function_bindings!(
+    /// `inventory-api`: manages the products and their stock.
+    pub struct InventoryApiBindings for INVENTORY_API {
+        inventory: TableName<ProductRecord> = INVENTORY.read_write(),
+        pagination_key: SecretArn = PAGINATION_KEY.read(),
+    }
+);
+
+pub static BUSINESS_API: Function = Function {
     name: "business-api",
     id: "BusinessApi",
     description: "POST /auth/register-business",
     trigger: Trigger::Api,
-    bindings: BusinessApiBindings::BINDINGS,
-    config: &[ConfigVar::Environment, ConfigVar::CorsAllowedOrigins],
-    sizing: [size(256, 10, 5), size(256, 10, 5), size(256, 10, 10)],
+    bindings: <BusinessApiBindings as FunctionBindings>::BINDINGS,
+    config: API_CONFIG,
+    sizing: [
+        Sizing::new(256, 10, 5),
+        Sizing::new(256, 10, 5),
+        Sizing::new(256, 10, 10),
+    ],
 };
 
-pub const RESERVE_STOCK: FunctionSpec = FunctionSpec {
+function_bindings!(
+    /// `business-api`: registers businesses.
+    pub struct BusinessApiBindings for BUSINESS_API {
+        businesses: TableName<BusinessRecord> = BUSINESSES.read_write(),
+    }
+);
+
+pub static RESERVE_STOCK: Function = Function {
     name: "reserve-stock",
     id: "ReserveStock",
     description: "Reserves stock for new orders from the orders stream, atomically, and queues reserved orders",
-    trigger: Trigger::OrdersStream,
-    bindings: ReserveStockBindings::BINDINGS,
-    config: &[ConfigVar::Environment],
-    sizing: [size(256, 30, 5), size(256, 30, 5), size(512, 30, 10)],
+    trigger: Trigger::Stream(StreamTrigger {
+        table: &ORDERS.spec,
+        // Only new orders need stock; status changes do not invoke the function.
+        filters: &[StreamFilter::INSERTS],
+        batch_size: 10,
+        batching_window: Duration::ZERO,
+        starting_position: StartingPosition::TrimHorizon,
+        bisect_on_error: true,
+        max_retries: 5,
+        max_record_age: Duration::from_secs(3600),
+        on_failure: &RESERVATION_FAILURES.spec,
+    }),
+    bindings: <ReserveStockBindings as FunctionBindings>::BINDINGS,
+    config: &[&ENVIRONMENT],
+    sizing: [
+        Sizing::new(256, 30, 5),
+        Sizing::new(256, 30, 5),
+        Sizing::new(512, 30, 10),
+    ],
 };
 
-pub const START_WORKFLOW: FunctionSpec = FunctionSpec {
+function_bindings!(
+    /// `reserve-stock`: reserves stock for new orders (from the orders stream) and hands
+    /// reserved orders to the queue.
+    pub struct ReserveStockBindings for RESERVE_STOCK {
+        orders: TableName<OrderRecord> = ORDERS.read_write(),
+        inventory: TableName<ProductRecord> = INVENTORY.read_write(),
+        order_events: QueueUrl<OrderReserved> = ORDER_EVENTS.send(),
+    }
+);
+
+pub static START_WORKFLOW: Function = Function {
     name: "start-workflow",
     id: "StartWorkflow",
     description: "Starts the order workflow for each reserved order from the order-events queue",
-    trigger: Trigger::OrderEventsQueue,
-    bindings: StartWorkflowBindings::BINDINGS,
-    config: &[ConfigVar::Environment],
-    sizing: [size(128, 30, 5), size(128, 30, 5), size(256, 30, 10)],
+    trigger: Trigger::Queue(QueueTrigger {
+        queue: &ORDER_EVENTS.spec,
+        batch_size: 10,
+        batching_window: Duration::from_secs(1),
+    }),
+    bindings: <StartWorkflowBindings as FunctionBindings>::BINDINGS,
+    config: &[&ENVIRONMENT],
+    sizing: [
+        Sizing::new(128, 30, 5),
+        Sizing::new(128, 30, 5),
+        Sizing::new(256, 30, 10),
+    ],
 };
 
-pub const PAYMENT: FunctionSpec = FunctionSpec {
+function_bindings!(
+    /// `start-workflow`: starts the order workflow for each reserved order (from the queue).
+    pub struct StartWorkflowBindings for START_WORKFLOW {
+        workflow: StateMachineArn<WorkflowInput> = ORDER_WORKFLOW.start(),
+    }
+);
+
+pub static PAYMENT: Function = Function {
     name: "payment",
     id: "Payment",
     description: "Takes an order's payment (workflow task)",
-    trigger: Trigger::Workflow,
-    bindings: PaymentBindings::BINDINGS,
-    config: &[ConfigVar::Environment, ConfigVar::PaymentFailureRates],
-    sizing: [size(256, 15, 5), size(256, 15, 10), size(256, 15, 20)],
+    trigger: Trigger::WorkflowTask,
+    bindings: <PaymentBindings as FunctionBindings>::BINDINGS,
+    config: &[
+        &ENVIRONMENT,
+        &PAYMENT_DECLINE_PERCENT,
+        &PAYMENT_UNAVAILABLE_PERCENT,
+    ],
+    sizing: [
+        Sizing::new(256, 15, 5),
+        Sizing::new(256, 15, 10),
+        Sizing::new(256, 15, 20),
+    ],
 };
 
-pub const SHIPPING: FunctionSpec = FunctionSpec {
+function_bindings!(
+    /// `payment`: takes the payment (a workflow task).
+    pub struct PaymentBindings for PAYMENT {
+        orders: TableName<OrderRecord> = ORDERS.read_write(),
+    }
+);
+
+pub static SHIPPING: Function = Function {
     name: "shipping",
     id: "Shipping",
     description: "Arranges an order's shipping: carrier, tracking number, delivery estimate (workflow task)",
-    trigger: Trigger::Workflow,
-    bindings: ShippingBindings::BINDINGS,
-    config: &[ConfigVar::Environment],
-    sizing: [size(256, 15, 5), size(256, 15, 10), size(256, 15, 20)],
+    trigger: Trigger::WorkflowTask,
+    bindings: <ShippingBindings as FunctionBindings>::BINDINGS,
+    config: &[&ENVIRONMENT],
+    sizing: [
+        Sizing::new(256, 15, 5),
+        Sizing::new(256, 15, 10),
+        Sizing::new(256, 15, 20),
+    ],
 };
 
-pub const COMPENSATION: FunctionSpec = FunctionSpec {
+function_bindings!(
+    /// `shipping`: arranges shipping (a workflow task).
+    pub struct ShippingBindings for SHIPPING {
+        orders: TableName<OrderRecord> = ORDERS.read_write(),
+    }
+);
+
+pub static COMPENSATION: Function = Function {
     name: "compensation",
     id: "Compensation",
     description: "Releases a failed order's stock, exactly once, and marks it FAILED (workflow task)",
-    trigger: Trigger::Workflow,
-    bindings: CompensationBindings::BINDINGS,
-    config: &[ConfigVar::Environment],
-    sizing: [size(256, 30, 5), size(256, 30, 5), size(256, 30, 10)],
+    trigger: Trigger::WorkflowTask,
+    bindings: <CompensationBindings as FunctionBindings>::BINDINGS,
+    config: &[&ENVIRONMENT],
+    sizing: [
+        Sizing::new(256, 30, 5),
+        Sizing::new(256, 30, 5),
+        Sizing::new(256, 30, 10),
+    ],
 };
 
-/// Every function of the system.
-pub const FUNCTIONS: [FunctionSpec; 9] = [
-    HEALTH,
-    ORDERS_API,
-    INVENTORY_API,
-    BUSINESS_API,
-    RESERVE_STOCK,
-    START_WORKFLOW,
-    PAYMENT,
-    SHIPPING,
-    COMPENSATION,
-];
+function_bindings!(
+    /// `compensation`: releases the stock of a failed order, once, and marks it FAILED.
+    pub struct CompensationBindings for COMPENSATION {
+        orders: TableName<OrderRecord> = ORDERS.read_write(),
+        inventory: TableName<ProductRecord> = INVENTORY.read_write(),
+    }
+);
 
-/// The function with this crate name.
-pub fn by_name(name: &str) -> Option<&'static FunctionSpec> {
-    FUNCTIONS.iter().find(|f| f.name == name)
+/// The configuration variables of a function and their values in an environment.
+pub fn config_values(function: &Function, env: Env, settings: &Settings) -> Vec<(&'static str, String)> {
+    function
+        .config
+        .iter()
+        .map(|c| (c.var, (c.value)(env, settings)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::decl::{Access, BindingError, FunctionBindings};
+
+    #[test]
+    fn bindings_read_back_from_the_environment_they_declare() {
+        let env: BTreeMap<&str, &str> = [
+            ("ORDERS_TABLE_NAME", "orders-dev-OrdersTable-1"),
+            ("INVENTORY_TABLE_NAME", "inv"),
+            ("ORDER_EVENTS_QUEUE_URL", "https://sqs/q"),
+        ]
+        .into();
+        let b = ReserveStockBindings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(b.orders.as_str(), "orders-dev-OrdersTable-1");
+        assert_eq!(b.order_events.to_string(), "https://sqs/q");
+        assert_eq!(ReserveStockBindings::BINDINGS.len(), 3);
+        assert_eq!(ReserveStockBindings::BINDINGS[2].access, Access::QueueSend);
+        assert_eq!(
+            <ReserveStockBindings as FunctionBindings>::FUNCTION.name,
+            "reserve-stock"
+        );
+    }
+
+    #[test]
+    fn a_missing_or_empty_binding_says_what_to_do() {
+        let err = PaymentBindings::from_lookup(|_| None).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("environment variable ORDERS_TABLE_NAME is not set")
+        );
+        assert!(err.to_string().contains("cargo xtask dev"));
+        let err = PaymentBindings::from_lookup(|_| Some(" ".into())).unwrap_err();
+        assert_eq!(
+            err,
+            BindingError::Empty {
+                var: "ORDERS_TABLE_NAME".into(),
+                resource: "OrdersTable"
+            }
+        );
+    }
+
+    #[test]
+    fn every_function_names_its_own_bindings() {
+        for f in super::super::FUNCTIONS {
+            for b in f.bindings {
+                assert!(f.binds(&b.target), "{}", f.name);
+            }
+        }
+        assert!(!PAYMENT.binds(&crate::decl::Target::Secret(&PAGINATION_KEY)));
+    }
 }

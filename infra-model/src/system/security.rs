@@ -80,6 +80,11 @@ pub const SECRET_AWS_KEY: Accepted = Accepted {
     cfn_nag: None,
     reason: "AWS-managed key; only the functions that bind it can read it.",
 };
+pub const EPHEMERAL_NO_PITR: Accepted = Accepted {
+    checkov: Some("CKV_AWS_28"),
+    cfn_nag: None,
+    reason: "Records expire after a day (TTL): nothing to restore.",
+};
 pub const ACCOUNT_WIDE_SETTING: Accepted = Accepted {
     checkov: None,
     cfn_nag: None,

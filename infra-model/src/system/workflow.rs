@@ -3,15 +3,12 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use schemars::JsonSchema;
+use serde_json::{Map, Value, json};
 
+use super::functions::{COMPENSATION, PAYMENT, SHIPPING};
 use crate::aws::stepfunctions::{Catcher, Definition, Retrier, State, Task, Transition};
-use crate::contract::messages::errors;
-
-/// The substitution names of the task functions' ARNs in the emitted ASL.
-pub const PAYMENT_ARN: &str = "PaymentFunctionArn";
-pub const SHIPPING_ARN: &str = "ShippingFunctionArn";
-pub const COMPENSATION_ARN: &str = "CompensationFunctionArn";
+use crate::contract::messages::{CompensationInput, PaymentResult, ShippingResult, TaskInput, errors};
 
 /// Where a task's failure is put for the compensation task.
 pub const FAILURE_PATH: &str = "$.failure";
@@ -26,6 +23,19 @@ fn catch_all(next: &str) -> Vec<Catcher> {
 
 fn lambda_transient() -> Vec<String> {
     errors::LAMBDA_TRANSIENT.iter().map(|s| s.to_string()).collect()
+}
+
+/// A `ResultSelector` that keeps every field of what a Lambda task returns (`T`, from the
+/// invocation's `Payload`): the fields come from the type, so the state and the task agree.
+pub fn payload_selector<T: JsonSchema>() -> Value {
+    let schema = schemars::schema_for!(T).to_value();
+    let fields: Map<String, Value> = schema["properties"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, _)| (format!("{name}.$"), Value::String(format!("$.Payload.{name}"))))
+        .collect();
+    Value::Object(fields)
 }
 
 /// The definition.
@@ -59,9 +69,9 @@ pub fn definition() -> Definition {
                 "TakePayment".into(),
                 State::Task(Task {
                     comment: "Charge the order; a decline is final, an unavailable gateway is retried".into(),
-                    function_arn_var: PAYMENT_ARN.into(),
-                    payload: json!({"orderId.$": "$.orderId", "retryCount.$": "$$.State.RetryCount"}),
-                    result_selector: Some(json!({"transactionId.$": "$.Payload.transactionId"})),
+                    function: &PAYMENT,
+                    payload: TaskInput::parameters(),
+                    result_selector: Some(payload_selector::<PaymentResult>()),
                     result_path: Some("$.payment".into()),
                     timeout_seconds: 20,
                     retry: vec![payment_retry],
@@ -73,13 +83,9 @@ pub fn definition() -> Definition {
                 "ArrangeShipping".into(),
                 State::Task(Task {
                     comment: "Choose a carrier, get a tracking number and a delivery estimate".into(),
-                    function_arn_var: SHIPPING_ARN.into(),
-                    payload: json!({"orderId.$": "$.orderId", "retryCount.$": "$$.State.RetryCount"}),
-                    result_selector: Some(json!({
-                        "carrier.$": "$.Payload.carrier",
-                        "trackingNumber.$": "$.Payload.trackingNumber",
-                        "estimatedDelivery.$": "$.Payload.estimatedDelivery"
-                    })),
+                    function: &SHIPPING,
+                    payload: TaskInput::parameters(),
+                    result_selector: Some(payload_selector::<ShippingResult>()),
                     result_path: Some("$.shipping".into()),
                     timeout_seconds: 20,
                     retry: vec![shipping_retry],
@@ -97,8 +103,8 @@ pub fn definition() -> Definition {
                 "ReleaseStock".into(),
                 State::Task(Task {
                     comment: "Compensation: release the reserved stock once and mark the order FAILED".into(),
-                    function_arn_var: COMPENSATION_ARN.into(),
-                    payload: json!({"orderId.$": "$.orderId", "failure.$": FAILURE_PATH}),
+                    function: &COMPENSATION,
+                    payload: CompensationInput::parameters(FAILURE_PATH),
                     result_selector: None,
                     result_path: Some("$.compensation".into()),
                     timeout_seconds: 40,
@@ -164,6 +170,29 @@ mod tests {
         for t in targets {
             assert!(states.contains_key(&t), "ASL refers to missing state {t}");
         }
+    }
+
+    #[test]
+    fn selectors_keep_every_field_of_the_task_results() {
+        assert_eq!(
+            payload_selector::<ShippingResult>(),
+            json!({
+                "carrier.$": "$.Payload.carrier",
+                "trackingNumber.$": "$.Payload.trackingNumber",
+                "estimatedDelivery.$": "$.Payload.estimatedDelivery"
+            })
+        );
+    }
+
+    #[test]
+    fn the_task_functions_are_the_workflow_task_functions() {
+        let tasks: Vec<&str> = definition().task_functions().iter().map(|f| f.name).collect();
+        let declared: Vec<&str> = super::super::FUNCTIONS
+            .iter()
+            .filter(|f| f.trigger == crate::decl::Trigger::WorkflowTask)
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(tasks, declared);
     }
 
     #[test]

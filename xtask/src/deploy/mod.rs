@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_cloudformation::types::TemplateStage;
 use infra_model::Env;
-use infra_model::system::functions::FUNCTIONS;
+use infra_model::system::FUNCTIONS;
 use infra_model::system::{APP, stack_name};
 use serde::Serialize;
 use serde_json::Value;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, bail};
 use infra_model::cfn::{INLINE_TEMPLATE_LIMIT, S3_TEMPLATE_LIMIT};
-use infra_model::system::functions::FUNCTIONS;
+use infra_model::system::FUNCTIONS;
 use infra_model::system::parameters;
 use serde_json::{Map, Value};
 

@@ -11,8 +11,10 @@
 //!   origin, the path's methods, `CORS_ALLOWED_HEADERS`, max age 600).
 //! - Parameter validation: required path parameters (always present once a route matched);
 //!   bodies are validated by the handlers, as deployed (`ValidateRequestBody: false`).
-//! - Gateway responses are rendered from the template's `AWS::ApiGateway::GatewayResponse`
-//!   resources (status, headers, body template), so errors have the API's format.
+//! - Gateway responses are rendered from the model's declarations
+//!   (`infra_model::system::api::GATEWAY_RESPONSES`, which the template's
+//!   `AWS::ApiGateway::GatewayResponse` resources are synthesized from), so errors have the API's
+//!   format.
 //! - Each request becomes a REST proxy event (API Gateway's v1 format), the function's proxy
 //!   response becomes the HTTP answer; a function error is a 502 (`INTEGRATION_FAILURE`), a
 //!   timeout a 504.
@@ -27,7 +29,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use infra_model::aws::apigateway::Throttle;
 use infra_model::contract::api::limits::MAX_BODY_BYTES;
-use infra_model::system::api::{CORS_ALLOWED_HEADERS, ROUTES, match_route, methods_of};
+use infra_model::system::api::{CORS_ALLOWED_HEADERS, ROUTES, gateway_response, match_route, methods_of};
 use serde_json::{Map, Value, json};
 
 use super::sources::invoke;
@@ -65,15 +67,10 @@ impl Bucket {
     }
 }
 
-/// ResponseType → (status, headers, body template).
-pub type GatewayResponses = BTreeMap<String, (u16, Vec<(String, String)>, String)>;
-
 /// The API's configuration.
 pub struct ApiConfig {
     pub api_key: String,
     pub throttle: bool,
-    /// ResponseType → (status, headers, body template), from the template.
-    pub gateway_responses: GatewayResponses,
     pub cors_origin: String,
     pub functions: BTreeMap<String, Arc<LocalFunction>>,
     pub stage: String,
@@ -87,48 +84,6 @@ pub struct Api {
     quota: Mutex<(u64, u32)>,
     daily_quota: u32,
     requests: AtomicU64,
-}
-
-/// Reads the gateway responses of a synthesized template.
-pub fn gateway_responses(template: &Value) -> GatewayResponses {
-    let mut out = BTreeMap::new();
-    for r in template["Resources"]
-        .as_object()
-        .into_iter()
-        .flat_map(Map::values)
-    {
-        if r["Type"] != "AWS::ApiGateway::GatewayResponse" {
-            continue;
-        }
-        let p = &r["Properties"];
-        let Some(kind) = p["ResponseType"].as_str() else {
-            continue;
-        };
-        let status = p["StatusCode"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(match kind {
-                "DEFAULT_5XX" => 500,
-                _ => 400,
-            });
-        let headers = p["ResponseParameters"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter_map(|(k, v)| {
-                Some((
-                    k.strip_prefix("gatewayresponse.header.")?.to_owned(),
-                    v.as_str()?.trim_matches('\'').to_owned(),
-                ))
-            })
-            .collect();
-        let body = p["ResponseTemplates"]["application/json"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned();
-        out.insert(kind.to_owned(), (status, headers, body));
-    }
-    out
 }
 
 /// An HTTP answer.
@@ -266,22 +221,27 @@ impl Api {
         }
     }
 
+    /// A gateway response, as the model declares it (the template's `GatewayResponse`s are
+    /// synthesized from the same declarations).
     fn gateway(&self, kind: &str, message: &str, request_id: &str) -> Answer {
-        let (status, headers, template) = self
-            .config
-            .gateway_responses
-            .get(kind)
-            .or_else(|| self.config.gateway_responses.get("DEFAULT_4XX"))
-            .cloned()
-            .unwrap_or((400, vec![], String::new()));
-        let body = template
+        let g = gateway_response(kind)
+            .or_else(|| gateway_response("DEFAULT_4XX"))
+            .expect("the model declares DEFAULT_4XX");
+        let body = g
+            .template()
             .replace("$context.error.messageString", &json!(message).to_string())
             .replace("$context.requestId", request_id);
-        let mut headers = headers;
+        let mut headers = vec![
+            (
+                "Access-Control-Allow-Origin".to_owned(),
+                self.config.cors_origin.clone(),
+            ),
+            ("Content-Type".to_owned(), "application/json".to_owned()),
+        ];
         headers.push(("x-amzn-RequestId".into(), request_id.to_owned()));
         headers.push(("x-amzn-ErrorType".into(), kind.to_owned()));
         Answer {
-            status,
+            status: g.status(),
             headers,
             body: body.into_bytes(),
         }
@@ -313,7 +273,7 @@ impl Api {
         if method == "OPTIONS" {
             let pattern = ROUTES
                 .iter()
-                .find(|r| match_route(r.method, path).is_some_and(|(m, _)| m.path == r.path))
+                .find(|r| match_route(r.method.as_str(), path).is_some_and(|(m, _)| m.path == r.path))
                 .map(|r| r.path);
             if let Some(p) = pattern {
                 let mut methods: Vec<&str> = methods_of(p);
@@ -386,7 +346,7 @@ impl Api {
             return self.gateway("INTEGRATION_FAILURE", "Internal server error", &request_id);
         };
         let event = proxy_event(
-            route.method,
+            route.method.as_str(),
             route.path,
             path,
             query,
@@ -637,23 +597,12 @@ mod tests {
         assert!(!b.take(t0 + Duration::from_millis(100)));
     }
 
-    #[test]
-    fn gateway_responses_come_from_the_template() {
-        let t = infra_model::synth(infra_model::Env::Dev).unwrap().to_value();
-        let g = gateway_responses(&t);
-        assert_eq!(g["INVALID_API_KEY"].0, 403);
-        assert_eq!(g["THROTTLED"].0, 429);
-        assert!(g["INVALID_API_KEY"].2.contains("FORBIDDEN"));
-    }
-
     fn api(throttle: bool) -> Api {
-        let t = infra_model::synth(infra_model::Env::Dev).unwrap().to_value();
         let settings = infra_model::Env::Dev.settings();
         Api::new(
             ApiConfig {
                 api_key: "k".into(),
                 throttle,
-                gateway_responses: gateway_responses(&t),
                 cors_origin: "*".into(),
                 functions: BTreeMap::new(),
                 stage: "dev".into(),

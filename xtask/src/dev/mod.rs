@@ -33,8 +33,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use infra_model::Env;
-use infra_model::system::functions::{FUNCTIONS, FunctionSpec, Trigger};
-use infra_model::system::stack_name;
+use infra_model::aws::lambda::EventSourceMapping;
+use infra_model::cfn::Resource;
+use infra_model::decl::{Target, Trigger};
+use infra_model::system::{FUNCTIONS, WORKFLOWS, queue_pollers, queue_visibility, stack_name};
 use serde_json::{Value, json};
 
 use self::http::Aws;
@@ -219,7 +221,7 @@ pub fn without_event_source_mappings(template: &Value) -> Value {
     };
     let esm: Vec<String> = resources
         .iter()
-        .filter(|(_, r)| r["Type"] == "AWS::Lambda::EventSourceMapping")
+        .filter(|(_, r)| r["Type"] == EventSourceMapping::TYPE)
         .map(|(k, _)| k.clone())
         .collect();
     for id in &esm {
@@ -238,19 +240,6 @@ pub fn without_event_source_mappings(template: &Value) -> Value {
         }
     }
     t
-}
-
-/// The logical id a `{"Ref": X}` or `{"Fn::GetAtt": [X, _]}` names.
-fn logical_of(v: &Value) -> Option<&str> {
-    v.get("Ref")
-        .and_then(Value::as_str)
-        .or_else(|| v.get("Fn::GetAtt").and_then(|a| a.get(0)).and_then(Value::as_str))
-}
-
-fn spec_of_logical(id: &str) -> Option<&'static FunctionSpec> {
-    FUNCTIONS
-        .iter()
-        .find(|f| id.strip_suffix("Function") == Some(f.id))
 }
 
 impl DevSystem {
@@ -419,7 +408,7 @@ impl DevSystem {
                 .map_or(sizing.timeout, Duration::from_secs);
             config.concurrency = match spec.trigger {
                 // One shard, read in order: one invocation at a time, as Lambda does per shard.
-                Trigger::OrdersStream => 1,
+                Trigger::Stream(_) => 1,
                 _ => usize::try_from(sizing.reserved_concurrency)
                     .unwrap_or(1)
                     .clamp(1, options.max_concurrency.max(1)),
@@ -440,116 +429,81 @@ impl DevSystem {
         ));
         timings.insert("functions".to_owned(), ms(t.elapsed()));
 
-        // The event sources and the workflow, from the template.
-        let resolve = |logical: &str, env_of: &str, var: &str| -> Option<String> {
-            ["Name", "Url", "Arn"]
-                .iter()
-                .find_map(|s| report.outputs.get(&format!("{logical}{s}")).cloned())
-                .or_else(|| envs.get(env_of).and_then(|e| e.get(var)).cloned())
+        // The event sources and the workflows, from the functions' declared triggers; the
+        // deployed names from the stack's outputs.
+        let output = |target: Target| -> Result<String> {
+            report.outputs.get(&target.output_id()).cloned().with_context(|| {
+                format!(
+                    "the dev stack has no output {} (the deployed name of {target}): redeploy with `cargo xtask dev --moto-port 0`",
+                    target.output_id()
+                )
+            })
         };
         let log = options.log.clone();
         let driver_say: Say = Arc::new(move |s: &str| log("dev", s));
-        for (_, r) in template["Resources"].as_object().into_iter().flatten() {
-            if r["Type"] != "AWS::Lambda::EventSourceMapping" {
-                continue;
-            }
-            let p = &r["Properties"];
-            let Some(spec) = logical_of(&p["FunctionName"]).and_then(spec_of_logical) else {
-                continue;
-            };
+        let settings = Env::Dev.settings();
+        for spec in FUNCTIONS {
             let Some(function) = by_name.get(spec.name).cloned() else {
                 continue;
             };
-            let source = logical_of(&p["EventSourceArn"]).unwrap_or_default();
-            let batch_size = p["BatchSize"]
-                .as_u64()
-                .and_then(|n| usize::try_from(n).ok())
-                .unwrap_or(10);
-            let is_stream = p["EventSourceArn"]["Fn::GetAtt"][1] == "StreamArn";
-            if is_stream {
-                let table = resolve(source, spec.name, "ORDERS_TABLE_NAME")
-                    .with_context(|| format!("cannot find the deployed name of {source}"))?;
-                let failure_queue = logical_of(&p["DestinationConfig"]["OnFailure"]["Destination"])
-                    .and_then(|q| resolve(q, "", ""));
-                let mapping = StreamMapping {
-                    batch_size,
-                    max_retries: p["MaximumRetryAttempts"]
-                        .as_u64()
-                        .and_then(|n| u32::try_from(n).ok())
-                        .unwrap_or(0),
-                    bisect: p["BisectBatchOnFunctionError"] == true,
-                    filters: p["FilterCriteria"]["Filters"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|f| serde_json::from_str(f["Pattern"].as_str()?).ok())
-                        .collect(),
-                    starting_position: p["StartingPosition"]
-                        .as_str()
-                        .unwrap_or("TRIM_HORIZON")
-                        .to_owned(),
-                    on_failure_queue_url: failure_queue,
-                };
-                system.threads.push(sources::spawn_stream(
-                    aws.clone(),
-                    table,
-                    mapping,
-                    function,
-                    system.stop.clone(),
-                    driver_say.clone(),
-                )?);
-            } else {
-                let url = resolve(source, "reserve-stock", "ORDER_EVENTS_QUEUE_URL")
-                    .with_context(|| format!("cannot find the deployed URL of {source}"))?;
-                let queue_visibility = template["Resources"][source]["Properties"]["VisibilityTimeout"]
-                    .as_u64()
-                    .unwrap_or(30);
-                let mapping = QueueMapping {
-                    batch_size,
-                    visibility_timeout: Duration::from_secs(queue_visibility)
-                        .mul_f64(options.wait_scale)
-                        .max(Duration::from_secs(1)),
-                    max_concurrency: p["ScalingConfig"]["MaximumConcurrency"]
-                        .as_u64()
-                        .and_then(|n| usize::try_from(n).ok())
-                        .unwrap_or(2)
-                        .min(2),
-                };
-                system.threads.extend(sources::spawn_queue(
-                    aws.clone(),
-                    url,
-                    mapping,
-                    function,
-                    system.stop.clone(),
-                    driver_say.clone(),
-                )?);
+            match spec.trigger {
+                Trigger::Stream(trigger) => {
+                    let table = output(Target::Table(trigger.table))?;
+                    let failures = output(Target::Queue(trigger.on_failure))?;
+                    system.threads.push(sources::spawn_stream(
+                        aws.clone(),
+                        table,
+                        StreamMapping::declared(&trigger, Some(failures)),
+                        function,
+                        system.stop.clone(),
+                        driver_say.clone(),
+                    )?);
+                }
+                Trigger::Queue(trigger) => {
+                    let url = output(Target::Queue(trigger.queue))?;
+                    let mapping = QueueMapping {
+                        batch_size: usize::try_from(trigger.batch_size).unwrap_or(10),
+                        visibility_timeout: queue_visibility(trigger.queue)
+                            .mul_f64(options.wait_scale)
+                            .max(Duration::from_secs(1)),
+                        max_concurrency: usize::try_from(queue_pollers(spec, Env::Dev, &settings))
+                            .unwrap_or(2)
+                            .min(2),
+                    };
+                    system.threads.extend(sources::spawn_queue(
+                        aws.clone(),
+                        url,
+                        mapping,
+                        function,
+                        system.stop.clone(),
+                        driver_say.clone(),
+                    )?);
+                }
+                Trigger::Api | Trigger::WorkflowTask => {}
             }
         }
-        let definition = infra_model::system::workflow::definition();
-        let vars = &template["Resources"]["OrderWorkflow"]["Properties"]["DefinitionString"]["Fn::Sub"][1];
-        let mut tasks = Vec::new();
-        for var in definition.substitutions() {
-            let spec = logical_of(&vars[var])
-                .and_then(spec_of_logical)
-                .with_context(|| format!("the workflow's {var} names no function of the model"))?;
-            let f = by_name
-                .get(spec.name)
-                .cloned()
-                .with_context(|| format!("{} is not running", spec.name))?;
-            tasks.push((var.to_owned(), f));
+        for workflow in WORKFLOWS {
+            let definition = (workflow.definition)();
+            let mut tasks = Vec::new();
+            for f in definition.task_functions() {
+                let local = by_name
+                    .get(f.name)
+                    .cloned()
+                    .with_context(|| format!("{} is not running", f.name))?;
+                tasks.push((f, local));
+            }
+            let state_machine = output(Target::Workflow(workflow))?;
+            system.threads.push(sources::spawn_workflow_runner(
+                aws.clone(),
+                state_machine,
+                Arc::new(definition),
+                Arc::new(tasks),
+                options.wait_scale,
+                system.stop.clone(),
+                driver_say.clone(),
+                system.executions.clone(),
+            )?);
         }
-        let state_machine = resolve("OrderWorkflow", "start-workflow", "ORDER_WORKFLOW_ARN")
-            .context("cannot find the deployed workflow's ARN")?;
-        system.threads.push(sources::spawn_workflow_runner(
-            aws.clone(),
-            state_machine,
-            Arc::new(definition),
-            Arc::new(tasks),
-            options.wait_scale,
-            system.stop.clone(),
-            driver_say.clone(),
-            system.executions.clone(),
-        )?);
 
         // The API.
         let listener = TcpListener::bind(("127.0.0.1", options.port)).with_context(|| {
@@ -560,7 +514,6 @@ impl DevSystem {
         })?;
         let port = listener.local_addr().context("no local address")?.port();
         system.url = format!("http://127.0.0.1:{port}");
-        let settings = Env::Dev.settings();
         let api_functions: BTreeMap<String, Arc<LocalFunction>> = FUNCTIONS
             .iter()
             .filter(|f| f.trigger == Trigger::Api)
@@ -570,7 +523,6 @@ impl DevSystem {
             api::ApiConfig {
                 api_key: system.api_key.clone(),
                 throttle: options.throttle,
-                gateway_responses: api::gateway_responses(&template),
                 cors_origin: settings.cors.origins().join(","),
                 functions: api_functions,
                 stage: Env::Dev.name().to_owned(),

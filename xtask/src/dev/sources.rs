@@ -1,13 +1,12 @@
-//! The event sources, driven from the template's event source mappings (the typed model's
-//! output), against moto:
-//! - the orders table's **stream → reserve-stock** (`AWS::Lambda::EventSourceMapping` with a
-//!   stream source): shards read through the DynamoDB Streams API from `StartingPosition`,
-//!   records kept by the mapping's `FilterCriteria`, delivered in batches of `BatchSize`; a
-//!   partial batch response (`ReportBatchItemFailures`) retries from the first failed record, a
-//!   function error retries the batch (halved with `BisectBatchOnFunctionError`); after
-//!   `MaximumRetryAttempts` the batch's description goes to the `OnFailure` queue and the shard
-//!   moves on.
-//! - the **order-events queue → start-workflow**: receive up to `BatchSize`, invoke, delete what
+//! The event sources, driven from the functions' declared triggers (the same values synthesis
+//! turns into `AWS::Lambda::EventSourceMapping`s), against moto:
+//! - a table's **stream → its consumer** (`Trigger::Stream`): shards read through the DynamoDB
+//!   Streams API from the starting position, records kept by the trigger's filters, delivered
+//!   in batches of the batch size; a partial batch response (`ReportBatchItemFailures`)
+//!   retries from the first failed record, a function error retries the batch (halved when the
+//!   trigger bisects); after the maximum retries the batch's description goes to the failure
+//!   queue and the shard moves on.
+//! - a **queue → its consumer** (`Trigger::Queue`): receive up to the batch size, invoke, delete what
 //!   succeeded; failures stay, come back after the visibility timeout and, after the queue's
 //!   `maxReceiveCount`, moto's redrive moves them to the dead-letter queue. The visibility
 //!   timeout is the queue's, **scaled** like every wait of `cargo xtask dev` (180 s × 0.01 → 2 s;
@@ -24,7 +23,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use infra_model::aws::lambda::StartingPosition;
 use infra_model::aws::stepfunctions::Definition;
+use infra_model::decl::{Function, StreamTrigger};
 use serde_json::{Value, json};
 
 use super::http::Aws;
@@ -48,7 +49,7 @@ pub fn invoke(f: &LocalFunction, event: Value) -> Result<Value, (String, String)
     }
 }
 
-/// A stream mapping's settings, from the template.
+/// A stream mapping's settings, from the function's declared trigger.
 #[derive(Clone, Debug)]
 pub struct StreamMapping {
     pub batch_size: usize,
@@ -59,12 +60,31 @@ pub struct StreamMapping {
     pub on_failure_queue_url: Option<String>,
 }
 
-/// A queue mapping's settings, from the template.
+/// A queue mapping's settings, from the function's declared trigger.
 #[derive(Clone, Debug)]
 pub struct QueueMapping {
     pub batch_size: usize,
     pub visibility_timeout: Duration,
     pub max_concurrency: usize,
+}
+
+impl StreamMapping {
+    /// The mapping of a declared stream trigger; `on_failure_queue_url` is the deployed URL of
+    /// its failure destination.
+    pub fn declared(trigger: &StreamTrigger, on_failure_queue_url: Option<String>) -> StreamMapping {
+        StreamMapping {
+            batch_size: usize::try_from(trigger.batch_size).unwrap_or(10),
+            max_retries: trigger.max_retries,
+            bisect: trigger.bisect_on_error,
+            filters: trigger.filters.iter().map(|f| f.pattern()).collect(),
+            starting_position: match trigger.starting_position {
+                StartingPosition::TrimHorizon => "TRIM_HORIZON",
+                StartingPosition::Latest => "LATEST",
+            }
+            .to_owned(),
+            on_failure_queue_url,
+        }
+    }
 }
 
 /// Whether a record matches an event filter pattern (`{"eventName": ["INSERT"]}`; nested
@@ -425,7 +445,7 @@ pub fn spawn_workflow_runner(
     aws: Aws,
     state_machine_arn: String,
     definition: Arc<Definition>,
-    tasks: Arc<Vec<(String, Arc<LocalFunction>)>>,
+    tasks: Arc<Vec<(&'static Function, Arc<LocalFunction>)>>,
     wait_scale: f64,
     stop: Arc<AtomicBool>,
     say: Say,
@@ -481,7 +501,7 @@ fn run_execution(
     aws: &Aws,
     arn: &str,
     definition: &Definition,
-    tasks: &[(String, Arc<LocalFunction>)],
+    tasks: &[(&'static Function, Arc<LocalFunction>)],
     wait_scale: f64,
     say: &Say,
     executions: &Executions,
@@ -499,16 +519,19 @@ fn run_execution(
         .as_str()
         .and_then(|s| serde_json::from_str(s).ok())
         .unwrap_or(json!({}));
-    let invoke_task = |var: &str, payload: Value, _timeout: Duration| -> Result<Value, StateError> {
-        let f = tasks
-            .iter()
-            .find(|(v, _)| v == var)
-            .map(|(_, f)| f)
-            .ok_or_else(|| StateError::new("States.Runtime", format!("no local function for {var}")))?;
-        invoke(f, payload).map_err(|(t, m)| {
-            StateError::new(t.clone(), json!({"errorType": t, "errorMessage": m}).to_string())
-        })
-    };
+    let invoke_task =
+        |function: &'static Function, payload: Value, _timeout: Duration| -> Result<Value, StateError> {
+            let f = tasks
+                .iter()
+                .find(|(declared, _)| declared.name == function.name)
+                .map(|(_, f)| f)
+                .ok_or_else(|| {
+                    StateError::new("States.Runtime", format!("no local function {}", function.name))
+                })?;
+            invoke(f, payload).map_err(|(t, m)| {
+                StateError::new(t.clone(), json!({"errorType": t, "errorMessage": m}).to_string())
+            })
+        };
     let start = Instant::now();
     let exec = Executor {
         definition,

@@ -16,16 +16,15 @@
 //! - `Pass` with `Parameters` (`.$` keys) and `ResultPath`; `Choice` with the rules the model
 //!   has; `Succeed`; `Fail` with its error and cause. The execution's `TimeoutSeconds`.
 //!
-//! [`parse_asl`] reads emitted ASL back into a [`Definition`]: the tests prove the round trip is
-//! exact, so what the template says and what this executor runs cannot differ.
+//! It runs the same `Definition` value the template's ASL is emitted from (the workflow's
+//! declaration), so the two cannot differ; nothing is read back from the template.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use infra_model::aws::stepfunctions::{
-    Catcher, Definition, LAMBDA_INVOKE, Retrier, Rule, State, Task, Transition,
-};
+use anyhow::Result;
+use infra_model::aws::stepfunctions::{Definition, Retrier, Rule, State, Task, Transition};
+use infra_model::decl::Function;
 use serde_json::{Map, Value, json};
 
 /// An error a state raised: `Error` and `Cause`, as Step Functions names them.
@@ -52,9 +51,10 @@ impl StateError {
     }
 }
 
-/// How a Task invokes its function: `(function_arn_var, payload, timeout)` → the function's
-/// response payload, or its error.
-pub type Invoker<'a> = dyn Fn(&str, Value, Duration) -> Result<Value, StateError> + Send + Sync + 'a;
+/// How a Task invokes its function: `(function, payload, timeout)` → the function's response
+/// payload, or its error.
+pub type Invoker<'a> =
+    dyn Fn(&'static Function, Value, Duration) -> Result<Value, StateError> + Send + Sync + 'a;
 
 /// One step of an execution's history.
 #[derive(Clone, Debug, PartialEq)]
@@ -262,7 +262,7 @@ impl Executor<'_> {
                 .map_err(TaskEnd::Failed)
                 .and_then(|payload| {
                     (self.invoke)(
-                        &task.function_arn_var,
+                        task.function,
                         payload,
                         Duration::from_secs(u64::from(task.timeout_seconds)),
                     )
@@ -462,178 +462,6 @@ pub fn apply_result_path(input: &Value, path: Option<&str>, result: Value) -> Re
     Ok(out)
 }
 
-// ---------------------------------------------------------------------------------------------
-// ASL → Definition
-
-/// Reads Amazon States Language (as `Definition::to_asl()` emits it, `${Var}` placeholders kept)
-/// back into a [`Definition`]. Refuses what the typed model cannot express.
-pub fn parse_asl(asl: &Value) -> Result<Definition> {
-    let str_of = |v: &Value, k: &str| -> Result<String> {
-        v.get(k)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .with_context(|| format!("ASL: missing string {k:?} in {v}"))
-    };
-    let u32_of = |v: &Value, k: &str| -> Result<u32> {
-        v.get(k)
-            .and_then(Value::as_u64)
-            .and_then(|n| u32::try_from(n).ok())
-            .with_context(|| format!("ASL: missing number {k:?} in {v}"))
-    };
-    let then = |v: &Value| -> Result<Transition> {
-        match (v.get("Next").and_then(Value::as_str), v.get("End")) {
-            (Some(n), None) => Ok(Transition::Next(n.to_owned())),
-            (None, Some(Value::Bool(true))) => Ok(Transition::End),
-            _ => bail!("ASL: a state needs exactly one of Next and End: {v}"),
-        }
-    };
-    let strings = |v: &Value, k: &str| -> Result<Vec<String>> {
-        v.get(k)
-            .and_then(Value::as_array)
-            .with_context(|| format!("ASL: missing list {k:?}"))?
-            .iter()
-            .map(|e| {
-                e.as_str()
-                    .map(str::to_owned)
-                    .context("ASL: ErrorEquals holds a non-string")
-            })
-            .collect()
-    };
-    let states_obj = asl
-        .get("States")
-        .and_then(Value::as_object)
-        .context("ASL: no States object")?;
-    let mut states = Vec::new();
-    for (name, s) in states_obj {
-        let comment = s
-            .get("Comment")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let state = match s.get("Type").and_then(Value::as_str) {
-            Some("Task") => {
-                if s.get("Resource").and_then(Value::as_str) != Some(LAMBDA_INVOKE) {
-                    bail!("ASL: state {name} uses a resource other than {LAMBDA_INVOKE}");
-                }
-                let params = s.get("Parameters").context("ASL: a Task without Parameters")?;
-                let fname = str_of(params, "FunctionName")?;
-                let var = fname
-                    .strip_prefix("${")
-                    .and_then(|f| f.strip_suffix('}'))
-                    .with_context(|| format!("ASL: FunctionName {fname:?} is not a ${{Var}} placeholder"))?;
-                let retry = s
-                    .get("Retry")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|r| {
-                        Ok(Retrier {
-                            error_equals: strings(r, "ErrorEquals")?,
-                            interval_seconds: u32_of(r, "IntervalSeconds")?,
-                            max_attempts: u32_of(r, "MaxAttempts")?,
-                            backoff_rate: r
-                                .get("BackoffRate")
-                                .and_then(Value::as_f64)
-                                .context("ASL: a Retrier without BackoffRate")?,
-                            max_delay_seconds: u32_of(r, "MaxDelaySeconds").ok(),
-                            jitter_strategy: match r.get("JitterStrategy").and_then(Value::as_str) {
-                                None => None,
-                                Some("FULL") => Some("FULL"),
-                                Some("NONE") => Some("NONE"),
-                                Some(other) => bail!("ASL: unknown JitterStrategy {other:?}"),
-                            },
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                let catch = s
-                    .get("Catch")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|c| {
-                        Ok(Catcher {
-                            error_equals: strings(c, "ErrorEquals")?,
-                            result_path: str_of(c, "ResultPath")?,
-                            next: str_of(c, "Next")?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                State::Task(Task {
-                    comment,
-                    function_arn_var: var.to_owned(),
-                    payload: params.get("Payload").cloned().unwrap_or(Value::Null),
-                    result_selector: s.get("ResultSelector").cloned(),
-                    result_path: s.get("ResultPath").and_then(Value::as_str).map(str::to_owned),
-                    timeout_seconds: u32_of(s, "TimeoutSeconds")?,
-                    retry,
-                    catch,
-                    then: then(s)?,
-                })
-            }
-            Some("Pass") => State::Pass {
-                comment,
-                parameters: s.get("Parameters").cloned(),
-                result_path: s.get("ResultPath").and_then(Value::as_str).map(str::to_owned),
-                then: then(s)?,
-            },
-            Some("Succeed") => State::Succeed { comment },
-            Some("Fail") => State::Fail {
-                comment,
-                error: str_of(s, "Error")?,
-                cause: str_of(s, "Cause")?,
-            },
-            Some("Choice") => {
-                let rules = s
-                    .get("Choices")
-                    .and_then(Value::as_array)
-                    .context("ASL: a Choice without Choices")?
-                    .iter()
-                    .map(|c| {
-                        let variable = str_of(c, "Variable")?;
-                        let next = str_of(c, "Next")?;
-                        if let Some(v) = c.get("StringEquals").and_then(Value::as_str) {
-                            Ok(Rule::StringEquals {
-                                variable,
-                                value: v.to_owned(),
-                                next,
-                            })
-                        } else if let Some(v) = c.get("BooleanEquals").and_then(Value::as_bool) {
-                            Ok(Rule::BooleanEquals {
-                                variable,
-                                value: v,
-                                next,
-                            })
-                        } else if let Some(v) = c.get("IsPresent").and_then(Value::as_bool) {
-                            Ok(Rule::IsPresent {
-                                variable,
-                                value: v,
-                                next,
-                            })
-                        } else {
-                            bail!("ASL: a Choice rule the model cannot express: {c}")
-                        }
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                State::Choice {
-                    comment,
-                    rules,
-                    default: str_of(s, "Default")?,
-                }
-            }
-            other => bail!("ASL: state {name} has an unsupported Type {other:?}"),
-        };
-        states.push((name.clone(), state));
-    }
-    Ok(Definition {
-        comment: str_of(asl, "Comment")?,
-        start_at: str_of(asl, "StartAt")?,
-        timeout_seconds: u32_of(asl, "TimeoutSeconds")?,
-        states,
-    })
-}
-
 /// The states of a definition by name (ASL has no order).
 pub fn by_name(d: &Definition) -> BTreeMap<&str, &State> {
     d.states.iter().map(|(n, s)| (n.as_str(), s)).collect()
@@ -645,60 +473,10 @@ mod tests {
     use std::sync::Mutex;
 
     use infra_model::contract::messages::errors;
-    use infra_model::system::workflow::{self, COMPENSATION_ARN, PAYMENT_ARN, SHIPPING_ARN};
+    use infra_model::system::functions::{COMPENSATION, PAYMENT, SHIPPING};
+    use infra_model::system::workflow;
 
     use super::*;
-
-    /// The definition as the dev template carries it: `Fn::Sub [ASL, {vars}]`, parsed back.
-    fn from_template() -> Definition {
-        let t = infra_model::synth(infra_model::Env::Dev).unwrap().to_value();
-        let sub = &t["Resources"]["OrderWorkflow"]["Properties"]["DefinitionString"]["Fn::Sub"];
-        let asl: Value = serde_json::from_str(sub[0].as_str().unwrap()).unwrap();
-        for var in workflow::definition().substitutions() {
-            assert!(
-                sub[1].get(var).is_some(),
-                "the template does not substitute {var}"
-            );
-        }
-        parse_asl(&asl).unwrap()
-    }
-
-    fn sorted(mut d: Definition) -> Definition {
-        d.states.sort_by(|a, b| a.0.cmp(&b.0));
-        d
-    }
-
-    #[test]
-    fn the_emitted_asl_reads_back_as_the_same_definition() {
-        let typed = workflow::definition();
-        assert_eq!(sorted(parse_asl(&typed.to_asl()).unwrap()), sorted(typed.clone()));
-        assert_eq!(sorted(from_template()), sorted(typed.clone()));
-        // And state by state, the retries and catches the executor acts on.
-        let parsed = from_template();
-        for (name, state) in by_name(&typed) {
-            let other = by_name(&parsed)[name];
-            if let (State::Task(a), State::Task(b)) = (state, other) {
-                assert_eq!(a.retry, b.retry, "{name}");
-                assert_eq!(a.catch, b.catch, "{name}");
-                assert_eq!(a.result_path, b.result_path, "{name}");
-            }
-        }
-    }
-
-    #[test]
-    fn asl_the_model_cannot_express_is_refused() {
-        let mut asl = workflow::definition().to_asl();
-        asl["States"]["TakePayment"]["Resource"] = json!("arn:aws:states:::sqs:sendMessage");
-        assert!(parse_asl(&asl).is_err());
-        let mut asl = workflow::definition().to_asl();
-        asl["States"]["OrderShipped"]["Type"] = json!("Map");
-        assert!(
-            parse_asl(&asl)
-                .unwrap_err()
-                .to_string()
-                .contains("unsupported Type")
-        );
-    }
 
     /// A scripted set of functions: each call pops the next answer for its function (the last
     /// one repeats), and every call is recorded.
@@ -749,34 +527,24 @@ mod tests {
         ))
     }
 
-    /// Runs a scenario on the typed definition and on the one read back from the template, and
-    /// checks that both executions agree exactly.
+    /// Runs a scenario on the workflow's definition.
     fn run(answers: &[(&'static str, Vec<Result<Value, StateError>>)], input: Value) -> (Execution, Script) {
-        let typed = workflow::definition();
-        let parsed = from_template();
-        let mut results = Vec::new();
-        for d in [&typed, &parsed] {
-            let script = Script::new(answers);
-            let invoke = |var: &str, payload: Value, _timeout: Duration| script.call(var, payload);
-            let exec = Executor {
-                definition: d,
-                wait_scale: 0.0,
-                invoke: &invoke,
-            }
-            .run("order-1", input.clone());
-            results.push((exec, script));
+        let definition = workflow::definition();
+        let script = Script::new(answers);
+        let invoke = |f: &'static Function, payload: Value, _timeout: Duration| script.call(f.name, payload);
+        let exec = Executor {
+            definition: &definition,
+            wait_scale: 0.0,
+            invoke: &invoke,
         }
-        let (b, _) = results.pop().unwrap();
-        let (a, script) = results.pop().unwrap();
-        assert_eq!(a.status, b.status);
-        assert_eq!(a.history, b.history);
-        (a, script)
+        .run("order-1", input);
+        (exec, script)
     }
 
     #[test]
     fn an_order_is_paid_then_shipped() {
         let (e, script) = run(
-            &[(PAYMENT_ARN, vec![paid()]), (SHIPPING_ARN, vec![shipped()])],
+            &[(PAYMENT.name, vec![paid()]), (SHIPPING.name, vec![shipped()])],
             json!({"orderId": "o-1", "extra": "dropped"}),
         );
         assert_eq!(
@@ -792,18 +560,18 @@ mod tests {
             }))
         );
         assert_eq!(
-            script.calls_to(PAYMENT_ARN),
+            script.calls_to(PAYMENT.name),
             [json!({"orderId": "o-1", "retryCount": 0})]
         );
-        assert!(script.calls_to(COMPENSATION_ARN).is_empty());
+        assert!(script.calls_to(COMPENSATION.name).is_empty());
     }
 
     #[test]
     fn a_decline_is_not_retried_and_runs_compensation_with_the_failure() {
         let (e, script) = run(
             &[
-                (PAYMENT_ARN, vec![fails(errors::PAYMENT_DECLINED)]),
-                (COMPENSATION_ARN, vec![released()]),
+                (PAYMENT.name, vec![fails(errors::PAYMENT_DECLINED)]),
+                (COMPENSATION.name, vec![released()]),
             ],
             json!({"orderId": "o-2"}),
         );
@@ -812,8 +580,8 @@ mod tests {
             ["KeepOrderId", "TakePayment", "ReleaseStock", "OrderFailed"]
         );
         assert!(e.retries().is_empty());
-        assert_eq!(script.calls_to(PAYMENT_ARN).len(), 1);
-        let comp = script.calls_to(COMPENSATION_ARN);
+        assert_eq!(script.calls_to(PAYMENT.name).len(), 1);
+        let comp = script.calls_to(COMPENSATION.name);
         assert_eq!(comp.len(), 1);
         assert_eq!(comp[0]["orderId"], "o-2");
         assert_eq!(comp[0]["failure"]["Error"], errors::PAYMENT_DECLINED);
@@ -829,14 +597,14 @@ mod tests {
         let (e, script) = run(
             &[
                 (
-                    PAYMENT_ARN,
+                    PAYMENT.name,
                     vec![
                         fails(errors::PAYMENT_UNAVAILABLE),
                         fails(errors::PAYMENT_UNAVAILABLE),
                         paid(),
                     ],
                 ),
-                (SHIPPING_ARN, vec![shipped()]),
+                (SHIPPING.name, vec![shipped()]),
             ],
             json!({"orderId": "o-3"}),
         );
@@ -852,7 +620,7 @@ mod tests {
             ]
         );
         let counts: Vec<Value> = script
-            .calls_to(PAYMENT_ARN)
+            .calls_to(PAYMENT.name)
             .iter()
             .map(|p| p["retryCount"].clone())
             .collect();
@@ -864,13 +632,13 @@ mod tests {
     fn retries_run_out_after_max_attempts_then_the_catch_compensates() {
         let (e, script) = run(
             &[
-                (PAYMENT_ARN, vec![fails(errors::PAYMENT_UNAVAILABLE)]),
-                (COMPENSATION_ARN, vec![released()]),
+                (PAYMENT.name, vec![fails(errors::PAYMENT_UNAVAILABLE)]),
+                (COMPENSATION.name, vec![released()]),
             ],
             json!({"orderId": "o-4"}),
         );
         // MaxAttempts 3: one call and three retries, 2 s × 2^n apart.
-        assert_eq!(script.calls_to(PAYMENT_ARN).len(), 4);
+        assert_eq!(script.calls_to(PAYMENT.name).len(), 4);
         let delays: Vec<u64> = e.retries().iter().map(|(_, d)| d.as_secs()).collect();
         assert_eq!(delays, [2, 4, 8]);
         assert_eq!(
@@ -883,19 +651,19 @@ mod tests {
     fn shipping_failures_compensate_and_a_failing_compensation_ends_in_compensation_failed() {
         let (e, script) = run(
             &[
-                (PAYMENT_ARN, vec![paid()]),
-                (SHIPPING_ARN, vec![fails(errors::SHIPPING_REJECTED)]),
-                (COMPENSATION_ARN, vec![fails("States.Timeout")]),
+                (PAYMENT.name, vec![paid()]),
+                (SHIPPING.name, vec![fails(errors::SHIPPING_REJECTED)]),
+                (COMPENSATION.name, vec![fails("States.Timeout")]),
             ],
             json!({"orderId": "o-5"}),
         );
         assert_eq!(
-            script.calls_to(SHIPPING_ARN).len(),
+            script.calls_to(SHIPPING.name).len(),
             1,
             "a rejection is not retried"
         );
         assert_eq!(
-            script.calls_to(COMPENSATION_ARN).len(),
+            script.calls_to(COMPENSATION.name).len(),
             7,
             "one call and six retries"
         );
@@ -915,18 +683,18 @@ mod tests {
 
     #[test]
     fn a_missing_input_path_is_a_runtime_error_that_nothing_catches() {
-        let (e, script) = run(&[(PAYMENT_ARN, vec![paid()])], json!({"notAnOrder": 1}));
+        let (e, script) = run(&[(PAYMENT.name, vec![paid()])], json!({"notAnOrder": 1}));
         let Status::Failed(err) = &e.status else { panic!() };
         assert_eq!(err.error, "States.Runtime");
         assert!(err.cause.contains("$.orderId"), "{}", err.cause);
-        assert!(script.calls_to(PAYMENT_ARN).is_empty());
+        assert!(script.calls_to(PAYMENT.name).is_empty());
     }
 
     #[test]
     fn waits_are_scaled() {
         let d = workflow::definition();
-        let invoke = |var: &str, _: Value, _: Duration| {
-            if var == PAYMENT_ARN {
+        let invoke = |f: &'static Function, _: Value, _: Duration| {
+            if f.name == PAYMENT.name {
                 fails(errors::PAYMENT_UNAVAILABLE)
             } else {
                 fails("States.Timeout")
