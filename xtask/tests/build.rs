@@ -233,9 +233,12 @@ fn the_api_function_answers_a_health_check_under_qemu() {
     let headers = format!("{} {}", reply["headers"], reply["multiValueHeaders"]).to_ascii_lowercase();
     assert!(headers.contains("application/json"), "{reply}");
 
-    // An unknown route is an HTTP 404 with the API's error body, not a function error.
+    // A route it does not declare is an HTTP 404 with the API's error body, not a function
+    // error (the function dispatches on the resource API Gateway matched).
     let mut unknown = fixture("apigw-get-health.json");
     unknown["path"] = json!("/nowhere");
+    unknown["resource"] = json!("/nowhere");
+    unknown["requestContext"]["resourcePath"] = json!("/nowhere");
     let answer = health.invoke(unknown).unwrap();
     let reply = response(&answer.outcome);
     assert_eq!(reply["statusCode"], 404, "{reply}");

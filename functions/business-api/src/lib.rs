@@ -1,11 +1,11 @@
 //! `POST /auth/register-business` (seed 000): registers a business; an e-mail can be
 //! registered once (409 on the second time).
 
-use infra_model::contract::api::{ErrorCode, RegisterBusinessResponse};
+use infra_model::contract::api::{ErrorCode, Operation, RegisterBusinessResponse};
 use order_aws::AppConfig;
 use order_aws::api::{failure, new_id, problem};
 use order_aws::businesses::{BusinessRecord, BusinessStore, Registration};
-use order_aws::http::{ApiRequest, error, json};
+use order_aws::http::{ApiRequest, json, unrouted};
 use order_aws::lambda_http::{Body, Response};
 use order_core::ApiProblem;
 use order_core::requests::parse_register_business;
@@ -19,15 +19,8 @@ pub struct BusinessApi {
 impl BusinessApi {
     pub async fn handle(&self, req: &ApiRequest, now: &str) -> Response<Body> {
         let cors = &self.config.cors;
-        if req.method != "POST" {
-            return error(
-                405,
-                ErrorCode::MethodNotAllowed,
-                format!("Method {} is not allowed on {}", req.method, req.path),
-                &req.request_id,
-                cors,
-                req.origin.as_deref(),
-            );
+        if req.operation() != Some(Operation::RegisterBusiness) {
+            return unrouted(req, cors);
         }
         let r = match parse_register_business(&req.body, req.content_type.as_deref()) {
             Ok(r) => r,

@@ -3,10 +3,10 @@
 
 use std::time::Instant;
 
-use infra_model::contract::api::{DependencyHealth, DetailedHealthResponse, ErrorCode, HealthResponse};
+use infra_model::contract::api::{DependencyHealth, DetailedHealthResponse, HealthResponse, Operation};
 use infra_model::system::functions::HealthBindings;
 use order_aws::aws_sdk_dynamodb;
-use order_aws::http::{ApiRequest, error, json};
+use order_aws::http::{ApiRequest, json, unrouted};
 use order_aws::lambda_http::{Body, Response};
 use order_aws::messaging::OrderEvents;
 use order_aws::{AppConfig, VERSION};
@@ -90,32 +90,14 @@ impl Health {
     /// Answers one request.
     pub async fn handle(&self, req: &ApiRequest) -> Response<Body> {
         let (cors, origin) = (&self.config.cors, req.origin.as_deref());
-        if req.method != "GET" {
-            return error(
-                405,
-                ErrorCode::MethodNotAllowed,
-                format!("Method {} is not allowed on {}", req.method, req.path),
-                &req.request_id,
-                cors,
-                origin,
-            );
-        }
-        let path = req.path.trim_end_matches('/');
-        match path {
-            "" | "/health" => json(200, &self.summary("orders"), cors, origin),
-            "/auth/health" => json(200, &self.summary("auth"), cors, origin),
-            "/health/detailed" => {
+        match req.operation() {
+            Some(Operation::GetRoot | Operation::GetHealth) => json(200, &self.summary("orders"), cors, origin),
+            Some(Operation::GetAuthHealth) => json(200, &self.summary("auth"), cors, origin),
+            Some(Operation::GetDetailedHealth) => {
                 let (status, body) = self.detailed().await;
                 json(status, &body, cors, origin)
             }
-            other => error(
-                404,
-                ErrorCode::NotFound,
-                format!("No route for GET {other}"),
-                &req.request_id,
-                cors,
-                origin,
-            ),
+            _ => unrouted(req, cors),
         }
     }
 }

@@ -1,10 +1,11 @@
 //! `PUT /inventory/{sku}` (create or replace a product: stock, price, name, description),
 //! `GET /inventory/{sku}` and `GET /inventory` (paged, signed `nextToken`).
 
-use infra_model::contract::api::{ErrorCode, ListInventoryResponse};
+use infra_model::contract::api::{ListInventoryResponse, Operation};
+use infra_model::system::api::params;
 use order_aws::AppConfig;
 use order_aws::api::{failure, problem};
-use order_aws::http::{ApiRequest, error, json};
+use order_aws::http::{ApiRequest, json, unrouted};
 use order_aws::inventory::{InventoryStore, ProductRecord};
 use order_aws::item::{item_to_json, json_to_item};
 use order_aws::lambda_http::{Body, Response};
@@ -23,18 +24,12 @@ pub struct InventoryApi {
 impl InventoryApi {
     pub async fn handle(&self, req: &ApiRequest, now: &str) -> Response<Body> {
         let cors = &self.config.cors;
-        match (req.method.as_str(), req.param("sku")) {
-            ("PUT", Some(sku)) => self.put(req, sku, now).await,
-            ("GET", Some(sku)) => self.get(req, sku).await,
-            ("GET", None) => self.list(req).await,
-            (m, _) => error(
-                405,
-                ErrorCode::MethodNotAllowed,
-                format!("Method {m} is not allowed on {}", req.path),
-                &req.request_id,
-                cors,
-                req.origin.as_deref(),
-            ),
+        let sku = req.param(params::SKU.name).unwrap_or_default();
+        match req.operation() {
+            Some(Operation::PutInventoryItem) => self.put(req, sku, now).await,
+            Some(Operation::GetInventoryItem) => self.get(req, sku).await,
+            Some(Operation::ListInventory) => self.list(req).await,
+            _ => unrouted(req, cors),
         }
     }
 

@@ -1,7 +1,9 @@
 //! API Gateway proxy requests and responses: the request's parts the handlers need, JSON
 //! responses with CORS headers, and errors in the API's error format.
 
-use infra_model::contract::api::{ApiError, ErrorCode};
+use infra_model::contract::api::{ApiError, ErrorCode, Operation};
+use infra_model::decl::Route;
+use infra_model::system::api::{methods_of, route_of};
 use lambda_http::http::header::{CONTENT_TYPE, HeaderValue};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -47,9 +49,13 @@ impl CorsPolicy {
 }
 
 /// What a handler needs from an API Gateway request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ApiRequest {
+    /// The declared route API Gateway matched (its method and `resource`), if any.
+    pub route: Option<&'static Route>,
     pub method: String,
+    /// API Gateway's resource: the matched path pattern (`/orders/{orderId}`).
+    pub resource: String,
     pub path: String,
     /// Path parameters, e.g. `orderId`.
     pub params: Vec<(String, String)>,
@@ -70,12 +76,15 @@ impl ApiRequest {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let request_id = match req.request_context_ref() {
-            Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone(),
-            _ => None,
-        }
-        .or_else(|| req.lambda_context_ref().map(|c| c.request_id.clone()))
-        .unwrap_or_default();
+        let (request_id, resource) = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV1(ctx)) => (ctx.request_id.clone(), ctx.resource_path.clone()),
+            _ => (None, None),
+        };
+        let request_id = request_id
+            .or_else(|| req.lambda_context_ref().map(|c| c.request_id.clone()))
+            .unwrap_or_default();
+        let resource = resource.unwrap_or_default();
+        let method = req.method().as_str().to_owned();
         let params = req
             .path_parameters_ref()
             .map(|p| p.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
@@ -85,7 +94,9 @@ impl ApiRequest {
             .map(|q| q.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
             .unwrap_or_default();
         ApiRequest {
-            method: req.method().as_str().to_owned(),
+            route: route_of(&method, &resource),
+            method,
+            resource,
             path: req.raw_http_path().to_owned(),
             params,
             query,
@@ -95,6 +106,11 @@ impl ApiRequest {
             body: req.body().as_ref().to_vec(),
             request_id,
         }
+    }
+
+    /// The operation of the matched route.
+    pub fn operation(&self) -> Option<Operation> {
+        self.route.map(|r| r.operation)
     }
 
     pub fn param(&self, name: &str) -> Option<&str> {
@@ -110,6 +126,28 @@ impl ApiRequest {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// The answer to a request that reached a function none of whose routes it matches (API
+/// Gateway sends only declared routes, so this is a misrouted call): 405 when the path is
+/// declared with other methods, 404 otherwise.
+pub fn unrouted(req: &ApiRequest, cors: &CorsPolicy) -> Response<Body> {
+    let allowed = methods_of(&req.resource);
+    let (status, code, message) = if allowed.is_empty() {
+        (404, ErrorCode::NotFound, format!("No route for {} {}", req.method, req.path))
+    } else {
+        (
+            405,
+            ErrorCode::MethodNotAllowed,
+            format!(
+                "Method {} is not allowed on {}: use {}",
+                req.method,
+                req.path,
+                allowed.join(", ")
+            ),
+        )
+    };
+    error(status, code, message, &req.request_id, cors, req.origin.as_deref())
 }
 
 /// A JSON response with CORS headers.

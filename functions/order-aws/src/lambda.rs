@@ -1,7 +1,8 @@
 //! Lambda glue shared by the event-driven functions: errors with a proper `errorType` (the
 //! workflow's Retry and Catch match on it), and partial batch responses.
 
-use serde::Serialize;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 
 /// A task failure as Step Functions sees it: `errorType` is matched by the workflow's
 /// `Retry`/`Catch` (`PaymentDeclined`, `PaymentGatewayUnavailable`, ...).
@@ -43,26 +44,27 @@ impl From<TaskError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// The answer of a batch consumer: the records to retry (`ReportBatchItemFailures`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchResponse {
-    pub batch_item_failures: Vec<BatchItemFailure>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchItemFailure {
-    /// The SQS message id, or the stream record's sequence number.
-    pub item_identifier: String,
-}
-
-impl BatchResponse {
-    pub fn fail(&mut self, id: impl Into<String>) {
-        self.batch_item_failures.push(BatchItemFailure {
-            item_identifier: id.into(),
-        });
+/// A queue consumer's answer (`ReportBatchItemFailures`): the messages to retry, by id.
+pub fn sqs_failures(message_ids: impl IntoIterator<Item = String>) -> SqsBatchResponse {
+    let mut r = SqsBatchResponse::default();
+    for id in message_ids {
+        let mut f = BatchItemFailure::default();
+        f.item_identifier = id;
+        r.batch_item_failures.push(f);
     }
+    r
+}
+
+/// A stream consumer's answer (`ReportBatchItemFailures`): the records to retry, by sequence
+/// number (Lambda retries from the first one).
+pub fn stream_failures(sequence_numbers: impl IntoIterator<Item = String>) -> DynamoDbEventResponse {
+    let mut r = DynamoDbEventResponse::default();
+    for seq in sequence_numbers {
+        let mut f = DynamoDbBatchItemFailure::default();
+        f.item_identifier = Some(seq);
+        r.batch_item_failures.push(f);
+    }
+    r
 }
 
 /// Milliseconds since the epoch.

@@ -6,11 +6,12 @@
 //! - Listing reads the customer index, or all shards of the status index merged by creation
 //!   time; `nextToken` is signed (HMAC) and bound to its query.
 
-use infra_model::contract::api::{CreateOrderResponse, ErrorCode, ListOrdersResponse, OrderStatus};
+use infra_model::contract::api::{CreateOrderResponse, ListOrdersResponse, Operation, OrderStatus};
+use infra_model::system::api::params;
 use infra_model::contract::metrics::Metric;
 use infra_model::contract::tables::orders as t;
 use order_aws::api::{failure, new_id, problem};
-use order_aws::http::{ApiRequest, error, json, raw_json};
+use order_aws::http::{ApiRequest, json, raw_json, unrouted};
 use order_aws::idempotency::{Claim, IdempotencyStore};
 use order_aws::inventory::InventoryStore;
 use order_aws::item::{item_to_json, json_to_item};
@@ -56,18 +57,14 @@ impl ShardItem for Indexed {
 impl OrdersApi {
     pub async fn handle(&self, req: &ApiRequest, now_ms: i64) -> Response<Body> {
         let cors = &self.config.cors;
-        match (req.method.as_str(), req.param("orderId")) {
-            ("POST", None) => self.create(req, now_ms).await,
-            ("GET", None) => self.list(req).await,
-            ("GET", Some(id)) => self.get(req, id).await,
-            (m, _) => error(
-                405,
-                ErrorCode::MethodNotAllowed,
-                format!("Method {m} is not allowed on {}", req.path),
-                &req.request_id,
-                cors,
-                req.origin.as_deref(),
-            ),
+        match req.operation() {
+            Some(Operation::CreateOrder) => self.create(req, now_ms).await,
+            Some(Operation::ListOrders) => self.list(req).await,
+            Some(Operation::GetOrder) => {
+                self.get(req, req.param(params::ORDER_ID.name).unwrap_or_default())
+                    .await
+            }
+            _ => unrouted(req, cors),
         }
     }
 
