@@ -9,6 +9,7 @@ use infra_model::contract::metrics::Metric;
 use order_aws::lambda::TaskError;
 use order_aws::orders::OrderStore;
 use order_aws::telemetry;
+use order_core::lifecycle::is_duplicate;
 use order_core::reservation::ReservationPlan;
 use serde::Serialize;
 use tracing::{info, warn};
@@ -87,7 +88,9 @@ impl Compensation {
                 .await
                 .map_err(|e| TaskError::internal(e.to_string()))?;
             match current.map(|c| c.status) {
-                Some(OrderStatus::Failed) => warn!("already compensated: nothing released twice"),
+                Some(status) if is_duplicate(status, OrderStatus::Failed) => {
+                    warn!("already compensated: nothing released twice")
+                }
                 Some(other) => {
                     return Err(TaskError::new(
                         errors::ORDER_STATE_CONFLICT,

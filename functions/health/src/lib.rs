@@ -91,7 +91,9 @@ impl Health {
     pub async fn handle(&self, req: &ApiRequest) -> Response<Body> {
         let (cors, origin) = (&self.config.cors, req.origin.as_deref());
         match req.operation() {
-            Some(Operation::GetRoot | Operation::GetHealth) => json(200, &self.summary("orders"), cors, origin),
+            Some(Operation::GetRoot | Operation::GetHealth) => {
+                json(200, &self.summary("orders"), cors, origin)
+            }
             Some(Operation::GetAuthHealth) => json(200, &self.summary("auth"), cors, origin),
             Some(Operation::GetDetailedHealth) => {
                 let (status, body) = self.detailed().await;

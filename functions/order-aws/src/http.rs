@@ -134,7 +134,11 @@ impl ApiRequest {
 pub fn unrouted(req: &ApiRequest, cors: &CorsPolicy) -> Response<Body> {
     let allowed = methods_of(&req.resource);
     let (status, code, message) = if allowed.is_empty() {
-        (404, ErrorCode::NotFound, format!("No route for {} {}", req.method, req.path))
+        (
+            404,
+            ErrorCode::NotFound,
+            format!("No route for {} {}", req.method, req.path),
+        )
     } else {
         (
             405,
@@ -147,7 +151,14 @@ pub fn unrouted(req: &ApiRequest, cors: &CorsPolicy) -> Response<Body> {
             ),
         )
     };
-    error(status, code, message, &req.request_id, cors, req.origin.as_deref())
+    error(
+        status,
+        code,
+        message,
+        &req.request_id,
+        cors,
+        req.origin.as_deref(),
+    )
 }
 
 /// A JSON response with CORS headers.

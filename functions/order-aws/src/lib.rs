@@ -17,7 +17,10 @@ pub mod telemetry;
 pub use error::StoreError;
 // The clients the functions build, so that a function crate depends on this crate only.
 pub use aws_config as aws_config_type;
-pub use {aws_sdk_dynamodb, aws_sdk_secretsmanager, aws_sdk_sfn, aws_sdk_sqs, lambda_http, lambda_runtime};
+pub use {
+    aws_lambda_events, aws_sdk_dynamodb, aws_sdk_secretsmanager, aws_sdk_sfn, aws_sdk_sqs, lambda_http,
+    lambda_runtime,
+};
 
 use infra_model::system::functions::config;
 

@@ -10,6 +10,7 @@ use infra_model::contract::api::{OrderStatus, StatusChange};
 use infra_model::contract::tables::orders as t;
 pub use infra_model::contract::tables::orders::{LineRecord, OrderRecord, PaymentRecord};
 
+use order_core::lifecycle::previous_statuses;
 use order_core::reservation::{SeenStock, StockChange};
 
 use crate::error::StoreError;
@@ -124,18 +125,18 @@ impl OrderStore {
         Ok((records, out.last_evaluated_key().cloned()))
     }
 
-    /// Moves an order from one of `from` to `to`, appending to its history, and setting the
-    /// extra attributes given. Refused (with the current record) when the order is elsewhere.
+    /// Moves an order to `to`, appending to its history and setting the extra attributes given,
+    /// on condition that it is in a status `to` may follow (the status machine's,
+    /// [`previous_statuses`]). Refused (with the current record) when the order is elsewhere.
     pub async fn transition(
         &self,
         order_id: &str,
-        from: &[OrderStatus],
         to: OrderStatus,
         reason: Option<&str>,
         now: &str,
         extra: &[(&str, AttributeValue)],
     ) -> Result<Transition, StoreError> {
-        let (condition, from_values) = status_list(from);
+        let (condition, from_values) = status_list(&previous_statuses(to));
         let change = StatusChange {
             status: to,
             at: now.to_owned(),
@@ -219,20 +220,24 @@ impl OrderStore {
             reason: None,
         };
         let change = to_attr(&serde_json::to_value(&change).map_err(crate::item::ItemError::from)?);
+        let reserved_from = status_list(&previous_statuses(OrderStatus::Reserved));
         let order_update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(Self::key(&order.order_id)))
             .update_expression("SET #status = :to, #shard = :shard, #updated = :now, #history = list_append(#history, :change)")
-            .condition_expression("#status = :pending")
+            .condition_expression(reserved_from.0)
             .expression_attribute_names("#status", t::STATUS)
             .expression_attribute_names("#shard", t::STATUS_SHARD.name)
             .expression_attribute_names("#updated", t::UPDATED_AT)
             .expression_attribute_names("#history", t::STATUS_HISTORY)
             .expression_attribute_values(":to", s(OrderStatus::Reserved.as_str()))
-            .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str()))
             .expression_attribute_values(":shard", s(t::status_shard(OrderStatus::Reserved.as_str(), &order.order_id)))
             .expression_attribute_values(":now", s(now))
-            .expression_attribute_values(":change", AttributeValue::L(vec![change]))
+            .expression_attribute_values(":change", AttributeValue::L(vec![change]));
+        let order_update = reserved_from
+            .1
+            .into_iter()
+            .fold(order_update, |u, (k, v)| u.expression_attribute_values(k, v))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(|e| StoreError::Misconfigured(e.to_string()))?;
@@ -337,6 +342,7 @@ impl OrderStore {
             reason: Some(reason.to_owned()),
         };
         let change = to_attr(&serde_json::to_value(&change).map_err(crate::item::ItemError::from)?);
+        let failed_from = status_list(&previous_statuses(OrderStatus::Failed));
         let order_update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(Self::key(&order.order_id)))
@@ -344,7 +350,7 @@ impl OrderStore {
                 "SET #status = :failed, #shard = :shard, #updated = :now, #reason = :reason, #released = :true, \
                  #history = list_append(#history, :change)",
             )
-            .condition_expression("#status IN (:reserved, :paid) AND attribute_not_exists(#released)")
+            .condition_expression(format!("{} AND attribute_not_exists(#released)", failed_from.0))
             .expression_attribute_names("#status", t::STATUS)
             .expression_attribute_names("#shard", t::STATUS_SHARD.name)
             .expression_attribute_names("#updated", t::UPDATED_AT)
@@ -352,13 +358,15 @@ impl OrderStore {
             .expression_attribute_names("#released", t::STOCK_RELEASED)
             .expression_attribute_names("#history", t::STATUS_HISTORY)
             .expression_attribute_values(":failed", s(OrderStatus::Failed.as_str()))
-            .expression_attribute_values(":reserved", s(OrderStatus::Reserved.as_str()))
-            .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
             .expression_attribute_values(":shard", s(t::status_shard(OrderStatus::Failed.as_str(), &order.order_id)))
             .expression_attribute_values(":now", s(now))
             .expression_attribute_values(":reason", s(reason))
             .expression_attribute_values(":true", AttributeValue::Bool(true))
-            .expression_attribute_values(":change", AttributeValue::L(vec![change]))
+            .expression_attribute_values(":change", AttributeValue::L(vec![change]));
+        let order_update = failed_from
+            .1
+            .into_iter()
+            .fold(order_update, |u, (k, v)| u.expression_attribute_values(k, v))
             .build()
             .map_err(|e| StoreError::Misconfigured(e.to_string()))?;
         let mut items = vec![TransactWriteItem::builder().update(order_update).build()];

@@ -29,6 +29,15 @@ pub fn next_statuses(from: OrderStatus) -> &'static [OrderStatus] {
     }
 }
 
+/// The statuses `to` may follow: what a conditional write to `to` requires the order to be in
+/// (the store's condition expressions are built from this).
+pub fn previous_statuses(to: OrderStatus) -> Vec<OrderStatus> {
+    OrderStatus::ALL
+        .into_iter()
+        .filter(|from| next_statuses(*from).contains(&to))
+        .collect()
+}
+
 /// `Ok` when `to` may follow `from`; otherwise an error naming both.
 pub fn check_transition(from: OrderStatus, to: OrderStatus) -> Result<(), TransitionError> {
     if next_statuses(from).contains(&to) {
@@ -111,6 +120,19 @@ mod tests {
         }
         for s in OrderStatus::ALL {
             assert_eq!(next_statuses(s).is_empty(), s.is_final(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn previous_statuses_invert_the_graph() {
+        assert_eq!(previous_statuses(Reserved), [Pending]);
+        assert_eq!(previous_statuses(Failed), [Reserved, Paid]);
+        assert_eq!(previous_statuses(Shipped), [Paid]);
+        assert!(previous_statuses(Pending).is_empty());
+        for to in OrderStatus::ALL {
+            for from in previous_statuses(to) {
+                assert!(check_transition(from, to).is_ok());
+            }
         }
     }
 

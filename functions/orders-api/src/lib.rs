@@ -7,9 +7,9 @@
 //!   time; `nextToken` is signed (HMAC) and bound to its query.
 
 use infra_model::contract::api::{CreateOrderResponse, ListOrdersResponse, Operation, OrderStatus};
-use infra_model::system::api::params;
 use infra_model::contract::metrics::Metric;
 use infra_model::contract::tables::orders as t;
+use infra_model::system::api::params;
 use order_aws::api::{failure, new_id, problem};
 use order_aws::http::{ApiRequest, json, raw_json, unrouted};
 use order_aws::idempotency::{Claim, IdempotencyStore};

@@ -12,8 +12,9 @@ use infra_model::contract::money::Money;
 use infra_model::contract::tables::orders as t;
 use order_aws::item::to_attr;
 use order_aws::lambda::{TaskError, TaskInput};
-use order_aws::orders::{OrderStore, PaymentRecord, Transition};
+use order_aws::orders::{self, OrderStore, PaymentRecord};
 use order_aws::telemetry;
+use order_core::lifecycle::{Transition, plan_transition};
 use order_core::payment::{FailureRates, charge};
 use tracing::info;
 
@@ -51,15 +52,16 @@ impl Payments {
                     format!("order {} does not exist", input.order_id),
                 )
             })?;
-        match order.status {
-            OrderStatus::Reserved => {}
-            OrderStatus::Paid | OrderStatus::Shipped if order.payment.is_some() => {
+        match (plan_transition(order.status, OrderStatus::Paid), &order.payment) {
+            (Ok(Transition::Apply), _) => {}
+            (Ok(Transition::Duplicate), Some(payment)) => {
                 info!("already paid: answering the recorded transaction");
                 return Ok(PaymentResult {
-                    transaction_id: order.payment.map(|p| p.transaction_id).unwrap_or_default(),
+                    transaction_id: payment.transaction_id.clone(),
                 });
             }
-            other => {
+            (_, _) => {
+                let other = order.status;
                 return Err(TaskError::new(
                     errors::ORDER_STATE_CONFLICT,
                     format!(
@@ -96,7 +98,6 @@ impl Payments {
             .orders
             .transition(
                 &order.order_id,
-                &[OrderStatus::Reserved],
                 OrderStatus::Paid,
                 None,
                 now,
@@ -105,7 +106,7 @@ impl Payments {
             .await
             .map_err(|e| TaskError::internal(e.to_string()))?;
         match moved {
-            Transition::Done(_) => {
+            orders::Transition::Done(_) => {
                 telemetry::count(Metric::OrdersPaid, &self.environment);
                 telemetry::metric(
                     Metric::PaymentLatency,
@@ -115,7 +116,7 @@ impl Payments {
                 info!(transaction_id, "order paid");
                 Ok(PaymentResult { transaction_id })
             }
-            Transition::Refused(current) => match current.and_then(|c| c.payment) {
+            orders::Transition::Refused(current) => match current.and_then(|c| c.payment) {
                 Some(p) => Ok(PaymentResult {
                     transaction_id: p.transaction_id,
                 }),

@@ -12,37 +12,17 @@
 use infra_model::contract::api::OrderStatus;
 use infra_model::contract::messages::OrderReserved;
 use infra_model::contract::metrics::Metric;
+pub use order_aws::aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord as StreamRecord};
+pub use order_aws::aws_lambda_events::event::streams::DynamoDbEventResponse;
 use order_aws::item::from_image;
-use order_aws::lambda::BatchResponse;
+use order_aws::lambda::stream_failures;
 use order_aws::messaging::OrderEvents;
 use order_aws::orders::{OrderRecord, OrderStore, ReserveRefusal, Transition};
 use order_aws::telemetry;
+use order_core::lifecycle::{self, plan_transition};
 use order_core::reservation::ReservationPlan;
-use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tracing::{error, info, warn};
-
-/// The part of a DynamoDB stream event this function reads.
-#[derive(Debug, Deserialize)]
-pub struct StreamEvent {
-    #[serde(rename = "Records", default)]
-    pub records: Vec<StreamRecord>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct StreamRecord {
-    #[serde(rename = "eventName", default)]
-    pub event_name: String,
-    pub dynamodb: StreamChange,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct StreamChange {
-    #[serde(rename = "SequenceNumber", default)]
-    pub sequence_number: String,
-    #[serde(rename = "NewImage", default)]
-    pub new_image: Option<Map<String, Value>>,
-}
 
 /// What the handler uses, built once per process.
 pub struct Reserver {
@@ -61,37 +41,42 @@ pub enum Outcome {
 }
 
 impl Reserver {
-    pub async fn handle(&self, event: StreamEvent, now: &(dyn Fn() -> String + Sync)) -> BatchResponse {
-        let mut response = BatchResponse::default();
+    pub async fn handle(
+        &self,
+        event: StreamEvent,
+        now: &(dyn Fn() -> String + Sync),
+    ) -> DynamoDbEventResponse {
         for record in event.records {
-            let seq = record.dynamodb.sequence_number.clone();
+            let seq = record.change.sequence_number.clone().unwrap_or_default();
             match self.process(record, &now()).await {
                 Ok(outcome) => info!(sequence_number = %seq, ?outcome, "order event processed"),
                 Err(e) => {
                     error!(sequence_number = %seq, error = %e, "order event failed; the stream retries from here");
                     // A stream is ordered: report the first failure and stop, so the retry
                     // starts at this record and nothing after it is processed twice.
-                    response.fail(seq);
-                    break;
+                    return stream_failures([seq]);
                 }
             }
         }
-        response
+        stream_failures([])
     }
 
     async fn process(&self, record: StreamRecord, now: &str) -> Result<Outcome, String> {
         if record.event_name != "INSERT" {
             return Ok(Outcome::Skipped("not a new order"));
         }
-        let image = record
-            .dynamodb
-            .new_image
-            .ok_or("an INSERT record without a new image")?;
+        if record.change.new_image.is_empty() {
+            return Err("an INSERT record without a new image".into());
+        }
+        let image = match serde_json::to_value(&record.change.new_image) {
+            Ok(Value::Object(image)) => image,
+            _ => return Err("the new image is not a DynamoDB item".into()),
+        };
         let order: OrderRecord =
             from_image(&image).map_err(|e| format!("the new image is not an order: {e}"))?;
         let span = tracing::info_span!("order", order_id = %order.order_id);
         let _enter = span.enter();
-        if order.status != OrderStatus::Pending {
+        if plan_transition(order.status, OrderStatus::Reserved) != Ok(lifecycle::Transition::Apply) {
             return Ok(Outcome::Skipped("not pending"));
         }
         let lines = order.to_view().items;
@@ -138,14 +123,7 @@ impl Reserver {
     async fn reject(&self, order: &OrderRecord, reason: &str, now: &str) -> Result<Outcome, String> {
         let t = self
             .orders
-            .transition(
-                &order.order_id,
-                &[OrderStatus::Pending],
-                OrderStatus::Rejected,
-                Some(reason),
-                now,
-                &[],
-            )
+            .transition(&order.order_id, OrderStatus::Rejected, Some(reason), now, &[])
             .await
             .map_err(|e| e.to_string())?;
         match t {

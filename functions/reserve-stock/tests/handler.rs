@@ -152,7 +152,7 @@ async fn records_that_are_not_new_orders_are_skipped_and_a_broken_image_is_repor
         "the stream retries it, then the failure queue keeps it"
     );
     assert_eq!(
-        response.batch_item_failures[0].item_identifier,
-        "4421584500000000017450439091"
+        response.batch_item_failures[0].item_identifier.as_deref(),
+        Some("4421584500000000017450439091")
     );
 }

@@ -9,8 +9,9 @@ use infra_model::contract::money::Money;
 use infra_model::contract::tables::orders as t;
 use order_aws::item::to_attr;
 use order_aws::lambda::{TaskError, TaskInput};
-use order_aws::orders::{OrderStore, Transition};
+use order_aws::orders::{self, OrderStore};
 use order_aws::telemetry;
+use order_core::lifecycle::{Transition, plan_transition};
 use order_core::shipping::arrange_shipment;
 use order_core::time::Date;
 use tracing::info;
@@ -48,13 +49,17 @@ impl Shipping {
                     format!("order {} does not exist", input.order_id),
                 )
             })?;
-        match (order.status, &order.shipping) {
-            (OrderStatus::Paid, _) => {}
-            (OrderStatus::Shipped, Some(s)) => {
+        match (
+            plan_transition(order.status, OrderStatus::Shipped),
+            &order.shipping,
+        ) {
+            (Ok(Transition::Apply), _) => {}
+            (Ok(Transition::Duplicate), Some(s)) => {
                 info!("already shipped: answering the recorded shipment");
                 return Ok(result_of(s));
             }
-            (other, _) => {
+            (_, _) => {
+                let other = order.status;
                 return Err(TaskError::new(
                     errors::ORDER_STATE_CONFLICT,
                     format!(
@@ -86,7 +91,6 @@ impl Shipping {
             .orders
             .transition(
                 &order.order_id,
-                &[OrderStatus::Paid],
                 OrderStatus::Shipped,
                 None,
                 now,
@@ -95,12 +99,12 @@ impl Shipping {
             .await
             .map_err(|e| TaskError::internal(e.to_string()))?
         {
-            Transition::Done(_) => {
+            orders::Transition::Done(_) => {
                 telemetry::count(Metric::OrdersShipped, &self.environment);
                 info!(carrier = %info.carrier, tracking_number = %info.tracking_number, "order shipped");
                 Ok(shipment)
             }
-            Transition::Refused(current) => match current.and_then(|c| c.shipping) {
+            orders::Transition::Refused(current) => match current.and_then(|c| c.shipping) {
                 Some(s) => Ok(result_of(&s)),
                 None => Err(TaskError::new(
                     errors::ORDER_STATE_CONFLICT,

@@ -23,14 +23,7 @@ async fn paid(s: &Stores, email: &str) -> String {
         .unwrap()
         .unwrap();
     s.orders
-        .transition(
-            &o.order_id,
-            &[OrderStatus::Reserved],
-            OrderStatus::Paid,
-            None,
-            "t",
-            &[],
-        )
+        .transition(&o.order_id, OrderStatus::Paid, None, "t", &[])
         .await
         .unwrap();
     o.order_id

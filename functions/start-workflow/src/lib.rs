@@ -4,37 +4,24 @@
 //! maximum receives it lands in the dead-letter queue instead of looping.
 
 use infra_model::contract::messages::OrderReserved;
-use order_aws::lambda::BatchResponse;
+pub use order_aws::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use order_aws::lambda::sqs_failures;
 use order_aws::messaging::{OrderWorkflow, Started};
-use serde::Deserialize;
 use tracing::{error, info, warn};
 
-/// The part of an SQS event this function reads.
-#[derive(Debug, Deserialize)]
-pub struct SqsEvent {
-    #[serde(rename = "Records", default)]
-    pub records: Vec<SqsRecord>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct SqsRecord {
-    #[serde(rename = "messageId")]
-    pub message_id: String,
-    #[serde(default)]
-    pub body: String,
-}
-
 /// Starts the workflow for every message; returns the messages to retry.
-pub async fn handle(workflow: &OrderWorkflow, event: SqsEvent) -> BatchResponse {
-    let mut response = BatchResponse::default();
+pub async fn handle(workflow: &OrderWorkflow, event: SqsEvent) -> SqsBatchResponse {
+    let mut failed = Vec::new();
     for record in event.records {
-        let message: OrderReserved = match serde_json::from_str(&record.body) {
+        let message_id = record.message_id.unwrap_or_default();
+        let body = record.body.unwrap_or_default();
+        let message: OrderReserved = match serde_json::from_str(&body) {
             Ok(m) => m,
             Err(e) => {
                 // Not retryable by nature, but failing it lets the queue count receives and move
                 // it to the dead-letter queue, where it can be inspected; dropping it would lose it.
-                error!(message_id = %record.message_id, error = %e, "unreadable order event");
-                response.fail(record.message_id);
+                error!(message_id = %message_id, error = %e, "unreadable order event");
+                failed.push(message_id);
                 continue;
             }
         };
@@ -47,9 +34,9 @@ pub async fn handle(workflow: &OrderWorkflow, event: SqsEvent) -> BatchResponse 
             }
             Err(e) => {
                 error!(order_id = %message.order_id, error = %e, "could not start the workflow");
-                response.fail(record.message_id);
+                failed.push(message_id);
             }
         }
     }
-    response
+    sqs_failures(failed)
 }
