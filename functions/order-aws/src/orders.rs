@@ -98,23 +98,34 @@ impl OrderStore {
         out.item().map(from_item).transpose().map_err(StoreError::from)
     }
 
-    /// One page of an index query: the records and the key to continue from.
+    /// One page of an index query: the records and the key to continue from. `only` keeps
+    /// the items whose string attribute has this value (a `FilterExpression`: DynamoDB applies
+    /// it after reading up to `limit` items, so a page may hold fewer, even none, while a
+    /// continuation key remains).
     pub async fn query_index(
         &self,
         index: &str,
         partition: (&str, &str),
+        only: Option<(&str, &str)>,
         ascending: bool,
         limit: i32,
         start: Option<Item>,
     ) -> Result<(Vec<OrderRecord>, Option<Item>), StoreError> {
-        let out = self
+        let mut query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(index)
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", partition.0)
-            .expression_attribute_values(":pk", s(partition.1))
+            .expression_attribute_values(":pk", s(partition.1));
+        if let Some((attribute, value)) = only {
+            query = query
+                .filter_expression("#only = :only")
+                .expression_attribute_names("#only", attribute)
+                .expression_attribute_values(":only", s(value));
+        }
+        let out = query
             .scan_index_forward(ascending)
             .limit(limit)
             .set_exclusive_start_key(start)

@@ -196,6 +196,29 @@ pub(crate) fn check_shape(value: &Value, shape: &Shape, path: &str) -> Result<()
     Ok(())
 }
 
+/// `1.0` is the integer 1, as JSON Schema counts it (an integer is a number with no fraction):
+/// every such number becomes an integer before the shape and serde see it.
+fn whole_numbers_as_integers(v: &mut Value) {
+    match v {
+        Value::Number(n) => {
+            if let Some(f) = n
+                .as_f64()
+                .filter(|f| n.is_f64() && f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0)
+            {
+                // Within ±2^53 the conversion is exact.
+                *n = if f < 0.0 {
+                    Number::from(f as i64)
+                } else {
+                    Number::from(f as u64)
+                };
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(o) => o.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
+}
+
 fn type_problem(path: &str, expected: &str, got: &Value) -> ApiProblem {
     ApiProblem::invalid_field(path, format!("must be {expected}, got {}", describe_value(got)))
 }
@@ -207,7 +230,8 @@ pub(crate) fn parse_request<T: DeserializeOwned>(
     shape: &Shape,
 ) -> Result<T, ApiProblem> {
     let map = read_json_object(body, content_type)?;
-    let value = Value::Object(map);
+    let mut value = Value::Object(map);
+    whole_numbers_as_integers(&mut value);
     check_shape(&value, shape, "")?;
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = render_path(e.path());

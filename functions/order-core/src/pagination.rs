@@ -111,7 +111,11 @@ fn fingerprint(canonical: &str) -> String {
 pub fn orders_query_fingerprint(q: &ListOrdersQuery) -> String {
     let filter = match &q.filter {
         OrdersFilter::Status(s) => format!("status={}", s.as_str()),
-        OrdersFilter::Customer(e) => format!("customerEmail={e}"),
+        OrdersFilter::Customer { email, status: None } => format!("customerEmail={email}"),
+        OrdersFilter::Customer {
+            email,
+            status: Some(s),
+        } => format!("customerEmail={email}&status={}", s.as_str()),
     };
     fingerprint(&format!(
         "GET /orders?{filter}&sortOrder={}&limit={}",

@@ -55,7 +55,7 @@ pub fn price_order(
         stored.entry(entry.sku.as_str()).or_insert(entry);
     }
     let too_large = || {
-        ApiProblem::invalid_field(
+        ApiProblem::business_rule(
             "items",
             format!(
                 "the order total must be at most {}",
@@ -68,7 +68,7 @@ pub fn price_order(
     let mut total = Money::ZERO;
     for (i, item) in order.items.iter().enumerate() {
         let Some(entry) = stored.get(item.sku.as_str()) else {
-            return Err(ApiProblem::invalid_field(
+            return Err(ApiProblem::business_rule(
                 &format!("items[{i}].sku"),
                 format!("no product has the SKU {}", item.sku),
             ));
@@ -195,14 +195,14 @@ mod tests {
             {"sku": "xyz", "productName": "X", "quantity": 1, "price": 1}
         ]));
         let err = price_order(&o, &[stock("laptop", 100, "L")]).unwrap_err();
-        assert_eq!(err.status, 400);
+        assert_eq!(err.status, 422);
         assert_eq!(
             err.message,
-            "Invalid field items[1].sku: no product has the SKU xyz"
+            "Refused field items[1].sku: no product has the SKU xyz"
         );
         assert_eq!(
             price_order(&o, &[]).unwrap_err().message,
-            "Invalid field items[0].sku: no product has the SKU laptop"
+            "Refused field items[0].sku: no product has the SKU laptop"
         );
     }
 
@@ -217,13 +217,13 @@ mod tests {
         let err = price_order(&o, &[stock("gold", 1_000_001, "G")]).unwrap_err();
         assert_eq!(
             err.message,
-            "Invalid field items: the order total must be at most 10000000.00"
+            "Refused field items: the order total must be at most 10000000.00"
         );
         // A stored price that would overflow u64 when multiplied is refused, not wrapped.
         let err = price_order(&o, &[stock("gold", u64::MAX / 10, "G")]).unwrap_err();
         assert_eq!(
             err.message,
-            "Invalid field items: the order total must be at most 10000000.00"
+            "Refused field items: the order total must be at most 10000000.00"
         );
     }
 

@@ -58,6 +58,11 @@ impl ApiProblem {
         ApiProblem::new(ErrorCode::NotFound, format!("{what} not found: {id}"))
     }
 
+    /// 422 `BUSINESS_RULE`: the field is well formed, but a business rule refuses it.
+    pub fn business_rule(path: &str, rule: impl std::fmt::Display) -> ApiProblem {
+        ApiProblem::new(ErrorCode::BusinessRule, format!("Refused field {path}: {rule}"))
+    }
+
     /// 500 `INTERNAL_ERROR`, with a message that gives nothing away. Log the cause instead.
     pub fn internal() -> ApiProblem {
         ApiProblem::new(
@@ -114,6 +119,7 @@ mod tests {
                 (405, "METHOD_NOT_ALLOWED"),
                 (409, "CONFLICT"),
                 (422, "IDEMPOTENCY_KEY_REUSED"),
+                (422, "BUSINESS_RULE"),
                 (429, "TOO_MANY_REQUESTS"),
                 (503, "SERVICE_UNAVAILABLE"),
                 (500, "INTERNAL_ERROR"),

@@ -6,6 +6,11 @@
 //! text (bidirectional overrides and isolates, zero-width space, byte-order mark). Letters of
 //! every script, accents and emoji (including zero-width joiner sequences) are kept.
 
+use std::sync::OnceLock;
+
+use infra_model::contract::api::patterns;
+use regex_lite::Regex;
+
 /// Characters dropped from text: controls that are not white space, bidirectional
 /// embedding/override/isolate controls and marks, the zero-width space and the BOM.
 fn is_invisible(c: char) -> bool {
@@ -59,45 +64,46 @@ pub fn char_len(s: &str) -> usize {
     s.chars().count()
 }
 
-/// An e-mail address as stored and compared: trimmed and in lower case.
-pub fn normalize_email(s: &str) -> String {
-    s.trim().to_lowercase()
+/// Whether `s` has something to read: a character that is neither white space nor invisible
+/// (what [`patterns::VISIBLE`] matches, and what [`clean_text`] keeps).
+pub fn has_visible(s: &str) -> bool {
+    s.chars().any(|c| !c.is_whitespace() && !is_invisible(c))
 }
 
-/// Why an (already normalized) e-mail address is not accepted, as a rule: `None` when it is
-/// fine. Accepted: `local@domain` in ASCII, the local part 1 to 64 characters of letters,
-/// digits and ``!#$%&'*+/=?^_`{|}~.-`` without a leading, trailing or doubled dot; the domain
-/// two or more labels of letters, digits and inner hyphens (at most 63 each, 253 in all), the
-/// last one not only digits. Quoted local parts, IP literals and non-ASCII addresses are
-/// refused: no mail system we send through needs them.
+/// Whether `s` matches `pattern`, one of the contract's [`patterns`]: the handlers check the
+/// very patterns the requests' JSON Schemas state.
+pub fn matches(pattern: &str, s: &str) -> bool {
+    static COMPILED: OnceLock<Vec<(&'static str, Regex)>> = OnceLock::new();
+    let compiled = COMPILED.get_or_init(|| {
+        patterns::ALL
+            .iter()
+            .map(|p| {
+                (
+                    *p,
+                    Regex::new(p).expect("the contract's patterns compile (a unit test checks)"),
+                )
+            })
+            .collect()
+    });
+    match compiled.iter().find(|(p, _)| *p == pattern) {
+        Some((_, r)) => r.is_match(s),
+        None => Regex::new(pattern).is_ok_and(|r| r.is_match(s)),
+    }
+}
+
+/// An e-mail address as stored and compared: in lower case (it is checked as written).
+pub fn normalize_email(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+/// Why an e-mail address, as the client wrote it, is not accepted, as a rule: `None` when it
+/// is fine. The rule is the contract's [`patterns::EMAIL`] and a length of 3 to `max_len`.
 pub fn email_problem(email: &str, max_len: usize) -> Option<String> {
-    const RULE: &str = "must be a valid e-mail address such as name@example.com";
     if char_len(email) > max_len {
         return Some(format!("must be at most {max_len} characters"));
     }
-    let Some((local, domain)) = email.split_once('@') else {
-        return Some(RULE.into());
-    };
-    let local_ok = (1..=64).contains(&local.len())
-        && local
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c))
-        && !local.starts_with('.')
-        && !local.ends_with('.')
-        && !local.contains("..");
-    let labels: Vec<&str> = domain.split('.').collect();
-    let domain_ok = domain.len() <= 253
-        && labels.len() >= 2
-        && labels.iter().all(|l| {
-            (1..=63).contains(&l.len())
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        })
-        && labels
-            .last()
-            .is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
-    (!(local_ok && domain_ok)).then(|| RULE.into())
+    (!matches(patterns::EMAIL, email))
+        .then(|| "must be a valid e-mail address such as name@example.com".into())
 }
 
 /// The rule of a SKU, for messages.
@@ -169,7 +175,7 @@ mod tests {
     #[test]
     fn emails_are_normalized_and_checked() {
         assert_eq!(
-            normalize_email("  Ann.Lee+Tag@Example.COM "),
+            normalize_email("Ann.Lee+Tag@Example.COM"),
             "ann.lee+tag@example.com"
         );
         for ok in [
@@ -183,6 +189,8 @@ mod tests {
         }
         for bad in [
             "",
+            " a@b.co",
+            "a@b.co ",
             "plain",
             "@example.com",
             "a@",
@@ -210,8 +218,8 @@ mod tests {
                 "{bad:?}"
             );
         }
-        let long_local = format!("{}@b.co", "a".repeat(65));
-        assert!(email_problem(&long_local, limits::MAX_EMAIL).is_some());
+        let long_label = format!("a@{}.co", "b".repeat(64));
+        assert!(email_problem(&long_label, limits::MAX_EMAIL).is_some());
         let long = format!("a@{}.com", "b".repeat(251));
         assert_eq!(
             email_problem(&long, limits::MAX_EMAIL).as_deref(),
@@ -220,10 +228,39 @@ mod tests {
     }
 
     #[test]
+    fn every_contract_pattern_compiles() {
+        for p in patterns::ALL {
+            assert!(Regex::new(p).is_ok(), "{p}");
+        }
+    }
+
+    /// The pattern of the schemas and the predicate of the handlers agree on every character of
+    /// the Basic Multilingual Plane and a sample beyond it.
+    #[test]
+    fn the_visible_pattern_is_what_clean_text_keeps() {
+        let chars = (0u32..0x1_0000)
+            .chain((0x1_0000..0x11_0000).step_by(97))
+            .filter_map(char::from_u32);
+        for c in chars {
+            let s = c.to_string();
+            assert_eq!(
+                matches(patterns::VISIBLE, &s),
+                has_visible(&s),
+                "U+{:04X}",
+                c as u32
+            );
+            assert_eq!(has_visible(&s), !clean_text(&s).is_empty(), "U+{:04X}", c as u32);
+        }
+        assert!(matches(patterns::VISIBLE, "  a  "));
+        assert!(!matches(patterns::VISIBLE, " \u{200B}\t\u{3000}"));
+    }
+
+    #[test]
     fn skus_follow_the_contract_pattern() {
         assert_eq!(limits::SKU_PATTERN, "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
         for ok in ["a", "laptop", "LAPTOP-15.v2_b", "9", &"x".repeat(64)] {
             assert!(is_valid_sku(ok), "{ok}");
+            assert!(matches(patterns::SKU, ok), "{ok}");
         }
         for bad in [
             "",
@@ -238,6 +275,7 @@ mod tests {
             &"x".repeat(65),
         ] {
             assert!(!is_valid_sku(bad), "{bad:?}");
+            assert!(!matches(patterns::SKU, bad), "{bad:?}");
         }
     }
 }

@@ -203,7 +203,7 @@ impl OrdersApi {
         let limit = i32::try_from(query.limit).unwrap_or(20);
         let ascending = query.sort_order.scan_index_forward();
         let (orders, next) = match &query.filter {
-            OrdersFilter::Customer(email) => {
+            OrdersFilter::Customer { email, status } => {
                 let start = match &query.next_token {
                     None => None,
                     Some(token) => {
@@ -218,6 +218,7 @@ impl OrdersApi {
                     .query_index(
                         t::BY_CUSTOMER,
                         (t::CUSTOMER_EMAIL.name, email),
+                        status.map(|s| (t::STATUS, s.as_str())),
                         ascending,
                         limit,
                         start,
@@ -253,6 +254,7 @@ impl OrdersApi {
                             .query_index(
                                 t::BY_STATUS,
                                 (t::STATUS_SHARD.name, &partition),
+                                None,
                                 ascending,
                                 limit,
                                 start,

@@ -121,9 +121,10 @@ async fn bad_requests_get_a_400_naming_the_field_and_nothing_is_stored() {
         "{err}"
     );
 
+    // A well-formed SKU the inventory does not have: a business refusal, not a bad request.
     let body = order_body("ann@example.com", 1).replace("\"laptop\"", "\"no-such-sku\"");
     let (status, err) = post(&api, &body, None).await;
-    assert_eq!(status, 400);
+    assert_eq!((status, err["code"].as_str()), (422, Some("BUSINESS_RULE")));
     assert!(err["message"].as_str().unwrap().contains("items[0].sku"), "{err}");
 
     let e = with_header(
@@ -175,6 +176,21 @@ async fn a_retried_request_with_the_same_idempotency_key_creates_nothing_new() {
         .await,
     );
     assert_eq!(listed["orders"].as_array().unwrap().len(), 1);
+    // Both filters: the customer's orders in that status.
+    let (status, pending) = list(
+        &api,
+        &[("customerEmail", "bob@example.com"), ("status", "PENDING")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(pending["orders"].as_array().unwrap().len(), 1);
+    let (status, shipped) = list(
+        &api,
+        &[("customerEmail", "bob@example.com"), ("status", "SHIPPED")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(shipped["orders"], json!([]));
 }
 
 #[tokio::test]
@@ -315,8 +331,12 @@ async fn listing_by_status_reads_every_shard_and_merges_by_time() {
     assert_eq!(seen, ids, "every pending order once, oldest first");
     let (status, _) = list(&api, &[("status", "SHIPPING")]).await;
     assert_eq!(status, 400);
-    let (status, _) = list(&api, &[]).await;
-    assert_eq!(status, 400, "a filter is required");
+    let (status, err) = list(&api, &[]).await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (422, Some("BUSINESS_RULE")),
+        "a filter is required"
+    );
 }
 
 #[tokio::test]

@@ -25,6 +25,46 @@ pub mod limits {
     pub const MAX_BODY_BYTES: usize = 64 * 1024;
     /// A SKU: letters, digits, `.`, `_` and `-`, starting with a letter or digit.
     pub const SKU_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
+    /// The longest postal code.
+    pub const MAX_POSTAL_CODE: usize = 20;
+    /// The longest phone number (its separators included).
+    pub const MAX_PHONE: usize = 32;
+    /// The longest Cognito user id.
+    pub const MAX_COGNITO_USER_ID: usize = 128;
+    /// The shortest and longest country (an ISO 3166 code or an English name).
+    pub const MIN_COUNTRY: usize = 2;
+    pub const MAX_COUNTRY: usize = 56;
+}
+
+/// The patterns of the request fields: each is in the field's JSON Schema (API Gateway's
+/// model, the OpenAPI document) and the handlers check the same pattern, so a request that one
+/// accepts the other accepts too. Plain ECMA-262 / Python / Rust regex syntax: character
+/// classes, anchors and counted repetition only.
+pub mod patterns {
+    /// Text with something to read: at least one character that is neither white space (any
+    /// Unicode `White_Space`) nor invisible (a control character, a bidirectional control, the
+    /// zero-width space, the byte-order mark). Unanchored: it looks for one such character.
+    pub const VISIBLE: &str = "[^\\x00-\\x20\\x7F-\\xA0\\u1680\\u2000-\\u200B\\u200E\\u200F\\u2028-\\u202F\\u205F\\u2066-\\u2069\\u3000\\uFEFF]";
+    /// An e-mail address as we deliver to it: an ASCII local part of letters, digits and
+    /// ``!#$%&'*+/=?^_`{|}~-`` in dot-separated runs, `@`, then two or more domain labels of
+    /// letters, digits and inner hyphens (at most 63 each), the last one 2 to 63 characters
+    /// starting with a letter (so `xn--p1ai` is one, an IP address is not).
+    pub const EMAIL: &str = "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]$";
+    /// A phone number: an optional `+`, then 7 to 15 digits, which spaces, parentheses and
+    /// hyphens may separate.
+    pub const PHONE: &str = "^\\+?[ ()-]*([0-9][ ()-]*){7,15}$";
+    /// A postal code: ASCII letters and digits, with inner spaces or hyphens.
+    pub const POSTAL_CODE: &str = "^[A-Za-z0-9]([A-Za-z0-9 -]*[A-Za-z0-9])?$";
+    /// A Cognito user id: visible ASCII, no spaces.
+    pub const COGNITO_USER_ID: &str = "^[!-~]+$";
+    /// An order id (a UUID, either case).
+    pub const ORDER_ID: &str =
+        "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$";
+    /// A SKU.
+    pub const SKU: &str = super::limits::SKU_PATTERN;
+
+    /// Every pattern above.
+    pub const ALL: [&str; 7] = [VISIBLE, EMAIL, PHONE, POSTAL_CODE, COGNITO_USER_ID, ORDER_ID, SKU];
 }
 
 /// How the customer pays.
@@ -40,14 +80,15 @@ pub enum PaymentMethod {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ShippingAddress {
-    #[schemars(length(min = 1, max = limits::MAX_TEXT))]
+    #[schemars(length(min = 1, max = limits::MAX_TEXT), regex(pattern = patterns::VISIBLE))]
     pub street: String,
-    #[schemars(length(min = 1, max = limits::MAX_TEXT))]
+    #[schemars(length(min = 1, max = limits::MAX_TEXT), regex(pattern = patterns::VISIBLE))]
     pub city: String,
-    #[schemars(length(min = 1, max = 20))]
+    #[schemars(length(min = 1, max = limits::MAX_POSTAL_CODE), regex(pattern = patterns::POSTAL_CODE))]
     pub postal_code: String,
-    /// A country name or ISO 3166 code, e.g. `USA`, `DE`.
-    #[schemars(length(min = 2, max = 56))]
+    /// A country name or ISO 3166 code, e.g. `USA`, `DE`. One we do not ship to is refused
+    /// with 422 `BUSINESS_RULE`.
+    #[schemars(length(min = limits::MIN_COUNTRY, max = limits::MAX_COUNTRY), regex(pattern = patterns::VISIBLE))]
     pub country: String,
 }
 
@@ -55,14 +96,15 @@ pub struct ShippingAddress {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrderItemRequest {
-    #[schemars(regex(pattern = limits::SKU_PATTERN))]
+    #[schemars(regex(pattern = patterns::SKU))]
     pub sku: String,
-    #[schemars(length(min = 1, max = limits::MAX_TEXT))]
+    #[schemars(length(min = 1, max = limits::MAX_TEXT), regex(pattern = patterns::VISIBLE))]
     pub product_name: String,
     #[schemars(range(min = 1, max = limits::MAX_QUANTITY))]
     pub quantity: u32,
     /// The unit price the client saw. The order's total is computed from the stored prices;
     /// a price that differs from the stored one is recorded, not trusted.
+    #[schemars(extend("exclusiveMinimum" = 0, "multipleOf" = 0.01))]
     pub price: Money,
 }
 
@@ -70,9 +112,9 @@ pub struct OrderItemRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateOrderRequest {
-    #[schemars(length(min = 1, max = limits::MAX_TEXT))]
+    #[schemars(length(min = 1, max = limits::MAX_TEXT), regex(pattern = patterns::VISIBLE))]
     pub customer_name: String,
-    #[schemars(email, length(min = 3, max = limits::MAX_EMAIL))]
+    #[schemars(length(min = 3, max = limits::MAX_EMAIL), regex(pattern = patterns::EMAIL))]
     pub customer_email: String,
     #[schemars(length(min = 1, max = limits::MAX_ITEMS))]
     pub items: Vec<OrderItemRequest>,
@@ -222,8 +264,9 @@ pub struct ListOrdersResponse {
 pub struct PutInventoryRequest {
     #[schemars(range(max = limits::MAX_STOCK))]
     pub stock: u32,
+    #[schemars(extend("exclusiveMinimum" = 0, "multipleOf" = 0.01))]
     pub price: Money,
-    #[schemars(length(min = 1, max = limits::MAX_TEXT))]
+    #[schemars(length(min = 1, max = limits::MAX_TEXT), regex(pattern = patterns::VISIBLE))]
     pub name: String,
     #[serde(default)]
     #[schemars(length(max = limits::MAX_DESCRIPTION))]
@@ -255,16 +298,17 @@ pub struct ListInventoryResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBusinessRequest {
-    #[schemars(length(min = 1, max = limits::MAX_TEXT))]
+    #[schemars(length(min = 1, max = limits::MAX_TEXT), regex(pattern = patterns::VISIBLE))]
     pub business_name: String,
-    #[schemars(email, length(min = 3, max = limits::MAX_EMAIL))]
+    #[schemars(length(min = 3, max = limits::MAX_EMAIL), regex(pattern = patterns::EMAIL))]
     pub email: String,
-    /// E.164 style: `+` and 7 to 15 digits.
-    #[schemars(regex(pattern = r"^\+?[0-9 ()-]{7,20}$"))]
+    /// E.164 style: an optional `+` and 7 to 15 digits, which spaces, parentheses and hyphens
+    /// may separate.
+    #[schemars(length(min = 7, max = limits::MAX_PHONE), regex(pattern = patterns::PHONE))]
     pub phone: String,
-    #[schemars(length(min = 1, max = limits::MAX_TEXT))]
+    #[schemars(length(min = 1, max = limits::MAX_TEXT), regex(pattern = patterns::VISIBLE))]
     pub address: String,
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(length(min = 1, max = limits::MAX_COGNITO_USER_ID), regex(pattern = patterns::COGNITO_USER_ID))]
     pub cognito_user_id: String,
 }
 
@@ -332,6 +376,10 @@ pub enum ErrorCode {
     Conflict,
     /// The same `Idempotency-Key` was used with a different body.
     IdempotencyKeyReused,
+    /// The request is well formed but a business rule refuses it: an unknown SKU, a SKU
+    /// listed twice, a country we do not ship to, a total over the limit, a listing without a
+    /// filter.
+    BusinessRule,
     /// Too many requests: the usage plan's throttle or quota.
     TooManyRequests,
     /// A dependency did not answer; retrying later may work.
@@ -341,7 +389,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::MalformedJson,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::PayloadTooLarge,
@@ -352,6 +400,7 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::Conflict,
         ErrorCode::IdempotencyKeyReused,
+        ErrorCode::BusinessRule,
         ErrorCode::TooManyRequests,
         ErrorCode::ServiceUnavailable,
         ErrorCode::InternalError,
@@ -367,7 +416,7 @@ impl ErrorCode {
             ErrorCode::Conflict => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
-            ErrorCode::IdempotencyKeyReused => 422,
+            ErrorCode::IdempotencyKeyReused | ErrorCode::BusinessRule => 422,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::InternalError => 500,
             ErrorCode::ServiceUnavailable => 503,
@@ -388,6 +437,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            ErrorCode::BusinessRule => "BUSINESS_RULE",
             ErrorCode::TooManyRequests => "TOO_MANY_REQUESTS",
             ErrorCode::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             ErrorCode::InternalError => "INTERNAL_ERROR",

@@ -96,7 +96,22 @@ impl Money {
         if v > (MAX_MONEY_CENTS / 100) as f64 {
             return Err(MoneyError::TooLarge);
         }
-        Money::parse_decimal(&format!("{v}"))
+        match Money::parse_decimal(&format!("{v}")) {
+            Err(MoneyError::TooPrecise) => Money::from_f64_product(v).ok_or(MoneyError::TooPrecise),
+            other => other,
+        }
+    }
+
+    /// A whole number of cents that binary floating point computed with a rounding error:
+    /// `57 * 0.01` is `0.5700000000000001`, not `0.57`. Accepted when it is within a few units
+    /// in the last place of the nearest cent (what a multiplication or a sum of two amounts
+    /// can be off by), so a client, or a fuzzer, that computes `multipleOf: 0.01` values in
+    /// floating point is not refused; `19.999` is far from any cent and still is.
+    fn from_f64_product(v: f64) -> Option<Money> {
+        let cents = (v * 100.0).round();
+        let nearest = cents / 100.0;
+        let ulp = f64::EPSILON * v.abs().max(f64::MIN_POSITIVE);
+        ((v - nearest).abs() <= 4.0 * ulp).then_some(Money(cents as u64))
     }
 
     /// The value as a JSON number: `cents / 100` is correctly rounded, so its shortest
@@ -212,6 +227,25 @@ mod tests {
         let a: Money = serde_json::from_str("0.1").unwrap();
         let b: Money = serde_json::from_str("0.2").unwrap();
         assert_eq!(serde_json::to_string(&a.checked_add(b).unwrap()).unwrap(), "0.3");
+    }
+
+    #[test]
+    fn float_rounding_errors_are_not_extra_decimals() {
+        for (text, cents) in [
+            ("0.5700000000000001", 57),
+            ("0.30000000000000004", 30),
+            ("1.1500000000000001", 115),
+        ] {
+            let m: Money = serde_json::from_str(text).unwrap();
+            assert_eq!(m.cents(), cents, "{text}");
+        }
+        for k in 1..10_000u64 {
+            let m: Money = serde_json::from_str(&(k as f64 * 0.01).to_string()).unwrap();
+            assert_eq!(m.cents(), k);
+        }
+        for text in ["19.999", "0.005", "19.990000001", "1.2345"] {
+            assert!(serde_json::from_str::<Money>(text).is_err(), "{text}");
+        }
     }
 
     #[test]

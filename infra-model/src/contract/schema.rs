@@ -49,6 +49,11 @@ fn inline(v: &mut Value, defs: &Map<String, Value>) {
             {
                 o.remove("format");
             }
+            // Draft 4 writes an exclusive bound as a flag on `minimum`.
+            if let Some(bound) = o.get("exclusiveMinimum").filter(|b| b.is_number()).cloned() {
+                o.insert("minimum".into(), bound);
+                o.insert("exclusiveMinimum".into(), Value::Bool(true));
+            }
             o.values_mut().for_each(|x| inline(x, defs));
         }
         Value::Array(a) => a.iter_mut().for_each(|x| inline(x, defs)),
@@ -78,11 +83,17 @@ mod tests {
         assert_eq!(item["properties"]["quantity"]["maximum"], 1000);
         assert!(item["properties"]["quantity"].get("format").is_none());
         assert_eq!(item["properties"]["price"]["type"], "number");
+        assert_eq!(item["properties"]["price"]["minimum"], 0);
+        assert_eq!(item["properties"]["price"]["exclusiveMinimum"], true);
+        assert_eq!(item["properties"]["price"]["multipleOf"], 0.01);
         assert_eq!(
             s["properties"]["paymentMethod"]["enum"],
             json!(["CARD", "PAYPAL", "BANK_TRANSFER"])
         );
-        assert_eq!(s["properties"]["customerEmail"]["format"], "email");
+        assert_eq!(
+            s["properties"]["customerEmail"]["pattern"],
+            crate::contract::api::patterns::EMAIL
+        );
         let required: Vec<_> = s["required"]
             .as_array()
             .unwrap()
