@@ -250,7 +250,7 @@ impl Access {
             Access::TableDescribe => &["dynamodb:DescribeTable"],
             Access::QueueSend => &["sqs:SendMessage"],
             Access::QueueDescribe => &["sqs:GetQueueAttributes"],
-            Access::TopicPublish => &["sns:Publish"],
+            Access::TopicPublish => &["kms:Decrypt", "kms:GenerateDataKey", "sns:Publish"],
             Access::WorkflowStart => &["states:StartExecution"],
             Access::SecretRead => &["secretsmanager:GetSecretValue"],
         }

@@ -193,6 +193,37 @@ impl Aws {
     }
 
     /// A REST GET (Lambda's API).
+    /// An AWS Query protocol call (form-encoded, an XML answer), as SNS speaks it: `Ok` with the
+    /// XML text, or an `Err` with the status and the answer.
+    pub fn query(&self, service: &str, params: &[(&str, &str)]) -> Result<String> {
+        let auth = self.auth(service);
+        let body: String = params
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let action = params
+            .iter()
+            .find(|(k, _)| *k == "Action")
+            .map_or("?", |(_, v)| *v);
+        let r = request(
+            self.addr,
+            "POST",
+            "/",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"),
+                ("Authorization", &auth),
+            ],
+            body.as_bytes(),
+            Duration::from_secs(30),
+        )
+        .with_context(|| format!("{service} {action} on {}", self.endpoint))?;
+        if r.status != 200 {
+            bail!("{service} {action} answered HTTP {}: {}", r.status, r.text());
+        }
+        Ok(r.text())
+    }
+
     pub fn rest_get(&self, service: &str, path: &str) -> Result<Value> {
         let auth = self.auth(service);
         let r = request(
@@ -208,4 +239,14 @@ impl Aws {
         }
         Ok(r.json())
     }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one key or value.
+fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -19,6 +19,7 @@ pub mod api;
 pub mod bench;
 pub mod http;
 pub mod sources;
+pub mod topics;
 pub mod workflow;
 
 use std::collections::BTreeMap;
@@ -36,7 +37,7 @@ use infra_model::Env;
 use infra_model::aws::lambda::EventSourceMapping;
 use infra_model::cfn::Resource;
 use infra_model::decl::{Target, Trigger};
-use infra_model::system::{FUNCTIONS, WORKFLOWS, queue_pollers, queue_visibility, stack_name};
+use infra_model::system::{FUNCTIONS, TOPICS, WORKFLOWS, queue_pollers, queue_visibility, stack_name};
 use serde_json::{Value, json};
 
 use self::http::Aws;
@@ -110,6 +111,8 @@ pub struct DevSystem {
     pub timings_ms: BTreeMap<String, u64>,
     /// The workflow executions run so far.
     pub executions: Executions,
+    /// What the functions published to the topics so far.
+    pub published: topics::Published,
     /// The deployed names: `OrdersTableName`, `OrderEventsQueueUrl`, ... (the stack outputs).
     pub outputs: BTreeMap<String, String>,
     stop: Arc<AtomicBool>,
@@ -265,6 +268,7 @@ impl DevSystem {
             ready_after: Duration::ZERO,
             timings_ms: BTreeMap::new(),
             executions: Arc::new(Mutex::new(Vec::new())),
+            published: Arc::new(Mutex::new(Vec::new())),
             outputs: BTreeMap::new(),
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
@@ -502,6 +506,17 @@ impl DevSystem {
                 system.stop.clone(),
                 driver_say.clone(),
                 system.executions.clone(),
+            )?);
+        }
+
+        for topic in TOPICS {
+            system.threads.push(topics::spawn_listener(
+                aws.clone(),
+                topic,
+                output(Target::Topic(topic))?,
+                system.stop.clone(),
+                driver_say.clone(),
+                system.published.clone(),
             )?);
         }
 

@@ -29,9 +29,13 @@ fn resolve(built: &Built, b: &Binding) -> (Expr, Vec<Expr>) {
             let q = &built.queues[spec.id];
             (q.url(), vec![q.arn()])
         }
+        // Publishing to an encrypted topic needs its key too: kms:GenerateDataKey and kms:Decrypt
+        // on it (Amazon SNS Developer Guide, "Encryption at rest": publishers need both on the
+        // topic's key). One statement names the topic and the key; each action applies only to
+        // its own resource type.
         Target::Topic(spec) => {
-            let (topic, _) = &built.topics[spec.id];
-            (topic.arn(), vec![topic.arn()])
+            let (topic, key) = &built.topics[spec.id];
+            (topic.arn(), vec![topic.arn(), key.arn()])
         }
         Target::Secret(spec) => {
             let s = &built.secrets[spec.id];

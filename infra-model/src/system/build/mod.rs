@@ -16,7 +16,7 @@ mod monitoring;
 use std::collections::BTreeMap;
 
 use super::env::{Env, Settings};
-use super::{FUNCTIONS, QUEUES, TABLES, WORKFLOWS, parameters};
+use super::{FUNCTIONS, QUEUES, TABLES, TOPICS, WORKFLOWS, parameters};
 use crate::aws::dynamodb::Table;
 use crate::aws::kms::Key;
 use crate::aws::lambda::Function;
@@ -79,6 +79,12 @@ pub fn template(env: Env) -> Template {
         t.output(
             &Target::Queue(queue).output_id(),
             Output::new(built.queues[queue.id].url()),
+        );
+    }
+    for topic in TOPICS {
+        t.output(
+            &Target::Topic(topic).output_id(),
+            Output::new(built.topics[topic.id].0.arn()),
         );
     }
     for w in WORKFLOWS {
