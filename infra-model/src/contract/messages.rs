@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::api::OrderStatus;
 use super::money::Money;
 
 /// Sent to the order-events queue once stock is reserved.
@@ -14,6 +15,35 @@ pub struct OrderReserved {
     pub order_id: String,
     pub total: Money,
     pub reserved_at: String,
+}
+
+/// What a customer is told when their order reaches a final status (REJECTED, SHIPPED or
+/// FAILED), published to the customer-notifications topic once per status change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerNotification {
+    /// `<orderId>#<STATUS>`: one per status change. Delivery is at least once (SNS's), so a
+    /// subscriber that sees an id twice drops the second.
+    pub notification_id: String,
+    pub order_id: String,
+    pub status: OrderStatus,
+    /// Why, for a rejected or failed order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub customer_email: String,
+    pub customer_name: String,
+    /// The carrier's tracking number, for a shipped order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_number: Option<String>,
+    /// When the status changed (RFC 3339, UTC, milliseconds).
+    pub at: String,
+}
+
+impl CustomerNotification {
+    /// The notification id of an order's status change.
+    pub fn id_of(order_id: &str, status: OrderStatus) -> String {
+        format!("{order_id}#{}", status.as_str())
+    }
 }
 
 /// The workflow's input, and what each task receives (the state machine passes it along).

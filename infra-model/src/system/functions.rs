@@ -7,18 +7,20 @@ use std::time::Duration;
 
 use super::env::{Env, Settings};
 use super::resources::{
-    BUSINESSES, IDEMPOTENCY, INVENTORY, ORDER_EVENTS, ORDER_WORKFLOW, ORDERS, PAGINATION_KEY,
-    RESERVATION_FAILURES,
+    BUSINESSES, CUSTOMER_NOTIFICATIONS, IDEMPOTENCY, INVENTORY, NOTIFICATION_FAILURES, ORDER_EVENTS,
+    ORDER_WORKFLOW, ORDERS, PAGINATION_KEY, RESERVATION_FAILURES,
 };
 use crate::aws::lambda::StartingPosition;
-use crate::contract::messages::{OrderReserved, WorkflowInput};
+use crate::contract::api::OrderStatus;
+use crate::contract::messages::{CustomerNotification, OrderReserved, WorkflowInput};
 use crate::contract::tables::businesses::BusinessRecord;
 use crate::contract::tables::idempotency::IdempotencyRecord;
 use crate::contract::tables::inventory::ProductRecord;
+use crate::contract::tables::orders;
 use crate::contract::tables::orders::OrderRecord;
 use crate::decl::{
     Config, Function, FunctionBindings, QueueTrigger, QueueUrl, SecretArn, Sizing, StateMachineArn,
-    StreamFilter, StreamTrigger, TableName, Trigger,
+    StreamEvent, StreamFilter, StreamTrigger, TableName, TopicArn, Trigger,
 };
 use crate::function_bindings;
 
@@ -269,6 +271,50 @@ function_bindings!(
     pub struct CompensationBindings for COMPENSATION {
         orders: TableName<OrderRecord> = ORDERS.read_write(),
         inventory: TableName<ProductRecord> = INVENTORY.read_write(),
+    }
+);
+
+pub static NOTIFY_CUSTOMER: Function = Function {
+    name: "notify-customer",
+    id: "NotifyCustomer",
+    description: "Tells the customer when an order is rejected, shipped or failed: one notification per status change",
+    trigger: Trigger::Stream(StreamTrigger {
+        table: &ORDERS.spec,
+        // Status changes to a final status; the handler also checks the old image.
+        filters: &[StreamFilter {
+            events: &[StreamEvent::Modify],
+            new_image: &[(
+                orders::STATUS,
+                &[
+                    OrderStatus::Rejected.as_str(),
+                    OrderStatus::Shipped.as_str(),
+                    OrderStatus::Failed.as_str(),
+                ],
+            )],
+        }],
+        batch_size: 10,
+        batching_window: Duration::ZERO,
+        starting_position: StartingPosition::TrimHorizon,
+        bisect_on_error: true,
+        max_retries: 5,
+        max_record_age: Duration::from_secs(3600),
+        on_failure: &NOTIFICATION_FAILURES.spec,
+    }),
+    bindings: <NotifyCustomerBindings as FunctionBindings>::BINDINGS,
+    config: &[&ENVIRONMENT],
+    sizing: [
+        Sizing::new(128, 30, 2),
+        Sizing::new(128, 30, 2),
+        Sizing::new(128, 30, 5),
+    ],
+};
+
+function_bindings!(
+    /// `notify-customer`: publishes each final status change once (the idempotency table
+    /// remembers what was published).
+    pub struct NotifyCustomerBindings for NOTIFY_CUSTOMER {
+        notifications: TopicArn<CustomerNotification> = CUSTOMER_NOTIFICATIONS.publish(),
+        idempotency: TableName<IdempotencyRecord> = IDEMPOTENCY.read_write(),
     }
 );
 

@@ -47,6 +47,7 @@ pub static FUNCTIONS: &[&Function] = &[
     &functions::PAYMENT,
     &functions::SHIPPING,
     &functions::COMPENSATION,
+    &functions::NOTIFY_CUSTOMER,
 ];
 
 /// Every table.
@@ -62,10 +63,11 @@ pub static QUEUES: &[&QueueSpec] = &[
     &resources::ORDER_EVENTS.spec,
     &resources::ORDER_EVENTS_DLQ.spec,
     &resources::RESERVATION_FAILURES.spec,
+    &resources::NOTIFICATION_FAILURES.spec,
 ];
 
 /// Every topic.
-pub static TOPICS: &[&TopicSpec] = &[&resources::ALARMS.spec];
+pub static TOPICS: &[&TopicSpec] = &[&resources::ALARMS.spec, &resources::CUSTOMER_NOTIFICATIONS.spec];
 
 /// Every secret.
 pub static SECRETS: &[&Secret] = &[&resources::PAGINATION_KEY];

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::workflow;
 use crate::aws::dynamodb::StreamView;
-use crate::contract::messages::{OrderReserved, WorkflowInput};
+use crate::contract::messages::{CustomerNotification, OrderReserved, WorkflowInput};
 use crate::contract::tables::businesses::{self, BusinessRecord};
 use crate::contract::tables::idempotency::{self, IdempotencyRecord};
 use crate::contract::tables::inventory::{self, ProductRecord};
@@ -85,6 +85,21 @@ pub static ALARMS: Topic<Value> = Topic::new(TopicSpec {
     purpose: "alarm notifications",
     service_publishers: &[("cloudwatch.amazonaws.com", "CloudWatch")],
 });
+
+/// What customers are told when their orders are rejected, shipped or failed; an e-mail or
+/// SMS service subscribes to it.
+pub static CUSTOMER_NOTIFICATIONS: Topic<CustomerNotification> = Topic::new(TopicSpec {
+    id: "CustomerNotificationsTopic",
+    name: "customer-notifications",
+    purpose: "customer notifications",
+    service_publishers: &[],
+});
+
+/// Order status changes whose notification could not be published after every retry.
+pub static NOTIFICATION_FAILURES: Queue<Value> = Queue::new(QueueSpec::dead_letters(
+    "NotificationFailuresQueue",
+    "notification-failures",
+));
 
 /// The key that signs the API's pagination tokens.
 pub static PAGINATION_KEY: Secret = Secret {
