@@ -561,7 +561,7 @@ async fn deploy_lifecycle_against_moto() {
     );
     assert_eq!(
         diff.plan.uploads.uploaded.len(),
-        9,
+        infra_model::system::FUNCTIONS.len(),
         "each artifact under its content hash"
     );
     let first_diff = deploy::changes::summary(&diff.plan.changes);

@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used)]
 //! End to end against the local system of `cargo xtask dev`, through plain HTTP: moto, the dev
-//! stack deployed into it, the nine functions as Lambda processes, the stream and queue drivers,
-//! the workflow executor and the REST API, all started in this process (and stopped at the end).
+//! stack deployed into it, every function as Lambda processes, the stream and queue drivers,
+//! the workflow executor, the topic listeners and the REST API, all started in this process
+//! (and stopped at the end). Final orders are checked to have notified their customer once.
 //!
 //! One test starts the system once and runs the scenarios on it, independent ones in parallel
 //! (each on its own SKUs), so the start-up (about 15 s with a cold moto) is paid once.
@@ -9,6 +10,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use infra_model::decl::Target;
+use infra_model::system::resources::{CUSTOMER_NOTIFICATIONS, ORDER_EVENTS, ORDER_EVENTS_DLQ};
 use serde_json::{Value, json};
 use xtask::dev::http::Aws;
 use xtask::dev::{Client, DevOptions, DevSystem, order_body};
@@ -60,7 +63,36 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", &xtask::runtime_api::uuid_v4()[..8])
 }
 
-fn happy_path(c: &Client) {
+/// The customer notification of an order's status: waits for it, then checks that it came
+/// once (a second one would have arrived within the grace period).
+fn notified(system: &DevSystem, order_id: &str, status: &str) -> Value {
+    let id = format!("{order_id}#{status}");
+    let of_order = || -> Vec<Value> {
+        system
+            .published
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(topic, n)| {
+                *topic == CUSTOMER_NOTIFICATIONS.spec.id && n["notificationId"] == id.as_str()
+            })
+            .map(|(_, n)| n.clone())
+            .collect()
+    };
+    let start = Instant::now();
+    while of_order().is_empty() {
+        assert!(start.elapsed() < WAIT, "no notification {id} within {WAIT:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let got = of_order();
+    assert_eq!(got.len(), 1, "{id} notified once: {got:?}");
+    assert_eq!(got[0]["orderId"], order_id);
+    assert_eq!(got[0]["status"], status);
+    got[0].clone()
+}
+
+fn happy_path(c: &Client, system: &DevSystem) {
     let sku = unique("happy");
     put_stock(c, &sku, 5, 10.0);
     let id = place(c, "ann@example.com", &sku, 2);
@@ -76,9 +108,12 @@ fn happy_path(c: &Client) {
         "no tracking number: {order}"
     );
     assert_eq!(stock(c, &sku), 3);
+    let n = notified(system, &id, "SHIPPED");
+    assert_eq!(n["trackingNumber"], order["shipping"]["trackingNumber"], "{n}");
+    assert_eq!(n["customerEmail"], "ann@example.com");
 }
 
-fn rejected_for_stock(c: &Client) {
+fn rejected_for_stock(c: &Client, system: &DevSystem) {
     let sku = unique("short");
     put_stock(c, &sku, 3, 10.0);
     let id = place(c, "ann@example.com", &sku, 5);
@@ -87,9 +122,11 @@ fn rejected_for_stock(c: &Client) {
     let expected = format!("insufficient stock for {sku}: 5 requested, 3 available");
     assert!(order.to_string().contains(&expected), "{order}");
     assert_eq!(stock(c, &sku), 3, "a rejected order reserves nothing");
+    let n = notified(system, &id, "REJECTED");
+    assert_eq!(n["reason"], expected.as_str(), "{n}");
 }
 
-fn declined_releases_once(c: &Client) {
+fn declined_releases_once(c: &Client, system: &DevSystem) {
     let sku = unique("decline");
     put_stock(c, &sku, 5, 10.0);
     let id = place(c, "ann+decline@example.com", &sku, 2);
@@ -100,6 +137,11 @@ fn declined_releases_once(c: &Client) {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(stock(c, &sku), 5);
     assert!(!statuses(&order).contains(&"PAID".to_owned()), "{order}");
+    let n = notified(system, &id, "FAILED");
+    assert!(
+        n["reason"].as_str().is_some_and(|r| r.contains("declined")),
+        "{n}"
+    );
 }
 
 fn transient_failure_is_retried(c: &Client) {
@@ -184,8 +226,8 @@ fn api_key_and_validation(c: &Client) {
 
 fn poison_message_ends_in_the_dlq(system: &DevSystem) {
     let aws = Aws::new(&system.moto_endpoint).unwrap();
-    let queue = &system.outputs["OrderEventsQueueUrl"];
-    let dlq = &system.outputs["OrderEventsDeadLetterQueueUrl"];
+    let queue = &system.outputs[&Target::Queue(&ORDER_EVENTS.spec).output_id()];
+    let dlq = &system.outputs[&Target::Queue(&ORDER_EVENTS_DLQ.spec).output_id()];
     let marker = unique("poison");
     aws.call(
         "sqs",
@@ -252,9 +294,9 @@ fn the_local_system_end_to_end() {
             let c = &c;
             let system = &system;
             let tasks: Vec<(&str, std::thread::ScopedJoinHandle<'_, ()>)> = vec![
-                ("happy path", s.spawn(move || happy_path(c))),
-                ("rejected", s.spawn(move || rejected_for_stock(c))),
-                ("declined", s.spawn(move || declined_releases_once(c))),
+                ("happy path", s.spawn(move || happy_path(c, system))),
+                ("rejected", s.spawn(move || rejected_for_stock(c, system))),
+                ("declined", s.spawn(move || declined_releases_once(c, system))),
                 ("flaky", s.spawn(move || transient_failure_is_retried(c))),
                 ("concurrent", s.spawn(move || concurrent_orders(c))),
                 (
