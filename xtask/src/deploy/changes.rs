@@ -1,7 +1,6 @@
 //! Change sets: create one, wait for it, read it as a list of [`Change`]s, and print it.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use anyhow::{Result, bail};
 use aws_sdk_cloudformation::types::{
@@ -175,7 +174,8 @@ pub async fn create(aws: &Aws, req: &ChangeSetRequest<'_>) -> Result<ChangeSet> 
     let id = created.id().unwrap_or(&name).to_owned();
 
     // Wait: moto answers at once; AWS takes a few seconds.
-    let mut delay = Duration::from_millis(if aws.local { 20 } else { 500 });
+    let started = tokio::time::Instant::now();
+    let mut delay = aws.poll.first_delay;
     loop {
         let d = aws
             .cfn
@@ -198,9 +198,21 @@ pub async fn create(aws: &Aws, req: &ChangeSetRequest<'_>) -> Result<ChangeSet> 
                     req.stack
                 );
             }
-            _ => {
+            other => {
+                if started.elapsed() >= aws.poll.change_set_limit {
+                    bail!(
+                        "CloudFormation is still computing the change set {name} of {} after {} \
+                         (status {}); it changed nothing and was left in place.\nWhat to do: run the \
+                         command again later, and delete the old change set with `aws cloudformation \
+                         delete-change-set --change-set-name {id} --region {}`",
+                        req.stack,
+                        super::console::human_duration(aws.poll.change_set_limit),
+                        other.map_or("unknown", |s| s.as_str()),
+                        aws.region
+                    );
+                }
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(3));
+                delay = (delay * 2).min(aws.poll.max_delay);
             }
         }
     }
