@@ -6,6 +6,7 @@
 //! - [`api`]: the REST API's routes;
 //! - [`workflow`]: the order workflow.
 
+pub mod account;
 pub mod api;
 pub mod bindings;
 mod build;
