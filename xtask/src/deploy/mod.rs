@@ -15,6 +15,7 @@
 //! 8. `diff` stops here (the change set is deleted); `deploy` asks for confirmation on prod,
 //!    executes, follows the events ([`events`]) and prints the outputs, or the failures.
 
+pub mod account;
 pub mod aws;
 pub mod bucket;
 pub mod changes;
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod console;
 pub mod events;
 pub mod local;
+pub mod preflight;
 pub mod seed;
 pub mod template;
 
@@ -231,6 +233,9 @@ pub struct Plan {
     pub needs_recreate: Vec<String>,
     /// Local only: property changes moto skips that change nothing locally.
     pub local_skipped: Vec<String>,
+    /// What preflight found (not against a local endpoint, nor when nothing changes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<preflight::Preflight>,
 }
 
 /// How a deploy ended.

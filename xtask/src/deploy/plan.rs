@@ -216,6 +216,7 @@ pub(crate) async fn plan(
         changes: Vec::new(),
         needs_recreate: Vec::new(),
         local_skipped: Vec::new(),
+        preflight: None,
     };
 
     // Fast path: same template, same parameters.
@@ -240,6 +241,28 @@ pub(crate) async fn plan(
         });
     }
     timings.insert("plan".into(), ms(started.elapsed()));
+
+    // Preflight: what only the account knows, before anything is created.
+    if aws.local {
+        console.line(preflight::SKIPPED_LOCALLY);
+    } else {
+        let started = Instant::now();
+        // Boxed: the futures of deploy and diff stay small enough for a test thread's stack.
+        let found = Box::pin(preflight::run(
+            aws,
+            &preflight::Input {
+                stack,
+                template: &value,
+                deployed: deployed.as_ref(),
+                stack_exists: existing.is_some(),
+                bucket: &bucket_name,
+            },
+        ))
+        .await?;
+        timings.insert("preflight".into(), ms(started.elapsed()));
+        console.lines(found.lines(stack, &aws.region, &bucket_name));
+        plan.preflight = Some(found);
+    }
 
     // The bucket, the artifacts, the template.
     let started = Instant::now();

@@ -15,7 +15,7 @@ pub async fn diff(
     let started = Instant::now();
     let aws = Aws::connect(&target.aws).await?;
     let connect = ms(started.elapsed());
-    let mut report = diff_with(&aws, target, options, artifacts).await?;
+    let mut report = Box::pin(diff_with(&aws, target, options, artifacts)).await?;
     report.timings_ms.insert("connect".into(), connect);
     Ok(report)
 }
@@ -30,7 +30,7 @@ pub async fn diff_with(
     let console = Console::new(options.output);
     let total = Instant::now();
     let mut timings = BTreeMap::new();
-    let planned = plan(aws, target, options, artifacts, &console, &mut timings).await?;
+    let planned = Box::pin(plan(aws, target, options, artifacts, &console, &mut timings)).await?;
     print_plan(&planned.plan, &console);
     abandon(aws, &planned).await?;
     timings.insert("total".into(), ms(total.elapsed()));
@@ -100,7 +100,7 @@ pub async fn deploy(
     let started = Instant::now();
     let aws = Aws::connect(&target.aws).await?;
     let connect = ms(started.elapsed());
-    let mut report = deploy_with(&aws, target, options, artifacts).await?;
+    let mut report = Box::pin(deploy_with(&aws, target, options, artifacts)).await?;
     report.timings_ms.insert("connect".into(), connect);
     Ok(report)
 }
@@ -120,7 +120,7 @@ pub async fn deploy_with(
         None => format!("account {}, region {}", aws.account, aws.region),
     };
     console.line(format!("Deploying {} to {where_}", target.stack));
-    let mut planned = plan(aws, target, options, artifacts, &console, &mut timings).await?;
+    let mut planned = Box::pin(plan(aws, target, options, artifacts, &console, &mut timings)).await?;
 
     // A local update moto cannot apply: refuse, or recreate.
     if !planned.plan.needs_recreate.is_empty() {
@@ -148,7 +148,7 @@ pub async fn deploy_with(
                 .join(", ")
         ));
         delete_local_stack(aws, &target.stack, &console).await?;
-        planned = plan(aws, target, options, artifacts, &console, &mut timings).await?;
+        planned = Box::pin(plan(aws, target, options, artifacts, &console, &mut timings)).await?;
     }
 
     print_plan(&planned.plan, &console);
@@ -173,7 +173,13 @@ pub async fn deploy_with(
             timings_ms: timings,
         }
     };
-    if planned.plan.no_changes {
+    let account_change = planned
+        .plan
+        .preflight
+        .as_ref()
+        .map(|p| p.account.clone())
+        .filter(account::AccountPlan::changes_something);
+    if planned.plan.no_changes && account_change.is_none() {
         let outputs = planned.deployed_outputs.clone();
         return Ok(finish(planned, Outcome::NoChanges, None, outputs, timings));
     }
@@ -191,6 +197,18 @@ pub async fn deploy_with(
             BTreeMap::new(),
             timings,
         ));
+    }
+
+    // The account stack first: a stage's execution logging needs API Gateway's role.
+    if let Some(a) = &account_change
+        && let Err(e) = Box::pin(account::apply(aws, a, &console)).await
+    {
+        abandon(aws, &planned).await?;
+        return Err(e);
+    }
+    if planned.plan.no_changes {
+        let outputs = planned.deployed_outputs.clone();
+        return Ok(finish(planned, Outcome::NoChanges, None, outputs, timings));
     }
 
     // Execute and follow.
@@ -298,7 +316,14 @@ pub async fn deploy_with(
         && protected_env(target.env)
         && !s.termination_protection
     {
-        protect(aws, &target.stack, &console).await?;
+        if aws.local {
+            console.line(format!(
+                "local: {} gets no termination protection (moto answers UpdateTerminationProtection with an internal error)",
+                target.stack
+            ));
+        } else {
+            protect(aws, &target.stack, &console).await?;
+        }
     }
     let outputs = after.map(|s| s.outputs).unwrap_or_default();
     console.line(format!(
