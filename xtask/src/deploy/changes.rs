@@ -182,6 +182,7 @@ pub async fn create(aws: &Aws, req: &ChangeSetRequest<'_>) -> Result<ChangeSet> 
             .describe_change_set()
             .change_set_name(&id)
             .stack_name(req.stack)
+            .include_property_values(true)
             .send()
             .await
             .map_err(|e| aws.explain("read the change set", e))?;
@@ -238,6 +239,9 @@ pub async fn describe(aws: &Aws, stack: &str, id: &str) -> Result<Vec<Change>> {
             .change_set_name(id)
             .stack_name(stack)
             .set_next_token(token.clone())
+            // The properties' old and new values (`BeforeValue`/`AfterValue` in each detail's
+            // target): https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeChangeSet.html
+            .include_property_values(true)
             .send()
             .await
             .map_err(|e| aws.explain("read the change set", e))?;
@@ -267,7 +271,13 @@ pub async fn describe(aws: &Aws, stack: &str, id: &str) -> Result<Vec<Change>> {
                     continue;
                 }
                 let forced = matches!(t.requires_recreation(), Some(RequiresRecreation::Always));
-                let label = if forced { format!("{name}!") } else { name };
+                let mut label = if forced { format!("{name}!") } else { name };
+                if let (Some(before), Some(after)) = (t.before_value(), t.after_value())
+                    && before.len() <= VALUE_WIDTH
+                    && after.len() <= VALUE_WIDTH
+                {
+                    label.push_str(&format!(" ({before} -> {after})"));
+                }
                 if !details.contains(&label) {
                     details.push(label);
                 }
@@ -291,6 +301,10 @@ pub async fn describe(aws: &Aws, stack: &str, id: &str) -> Result<Vec<Change>> {
     out.sort_by(|a, b| (a.action, &a.logical_id).cmp(&(b.action, &b.logical_id)));
     Ok(out)
 }
+
+/// Property values longer than this are not printed (policies, definitions): the name says
+/// what changes.
+const VALUE_WIDTH: usize = 40;
 
 /// Deletes a change set (diff, a declined prompt, a refused local update).
 pub async fn delete(aws: &Aws, stack: &str, id: &str) -> Result<()> {

@@ -137,7 +137,9 @@ pub(crate) fn classify(
                 "{name} is in {status}: its first deploy failed and was rolled back, and \
                  CloudFormation cannot update a stack in that state.\n\
                  What to do: `cargo xtask status --env {env}` shows what failed; fix it, then \
-                 `{destroy}` and deploy again",
+                 `{destroy}` and deploy again. The destroy keeps what the template retains (log \
+                 groups, prod's tables and queues): the next deploy's preflight names each one left \
+                 in the way of the new stack, with the command that deletes it",
                 env = env.name()
             );
             StackState::NeedsDelete(s, msg)

@@ -17,6 +17,7 @@ use aws_smithy_types::body::SdkBody;
 use xtask::deploy::AwsSettings;
 use xtask::deploy::aws::{Aws, Clients, Identity};
 
+pub mod script;
 pub mod world;
 
 pub const ACCOUNT: &str = "123456789012";
