@@ -1,5 +1,7 @@
 //! Change sets: create one, wait for it, read it as a list of [`Change`]s, and print it.
 
+use infra_model::aws as model;
+use infra_model::cfn::Resource as _;
 use std::collections::BTreeSet;
 
 use anyhow::{Result, bail};
@@ -409,7 +411,7 @@ pub fn render(stack: &str, kind: ChangeSetKind, changes: &[Change]) -> Vec<Strin
             "WARNING: {} ({}) {certainty} BE REPLACED: a new one is created and the old one deleted{}",
             c.logical_id,
             c.resource_type,
-            if c.resource_type == "AWS::DynamoDB::Table" {
+            if c.resource_type == model::dynamodb::Table::TYPE {
                 ", with its data unless its policy retains it"
             } else {
                 ""
@@ -432,7 +434,7 @@ mod tests {
         Change {
             action,
             logical_id: id.into(),
-            resource_type: "AWS::DynamoDB::Table".into(),
+            resource_type: model::dynamodb::Table::TYPE.into(),
             physical_id: None,
             replacement,
             scope: scope.iter().map(|s| (*s).to_owned()).collect(),

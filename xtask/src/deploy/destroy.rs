@@ -1,6 +1,8 @@
 //! `destroy`: the stack goes, what its policies keep is listed, and locally what moto leaves behind.
 
 use super::*;
+use infra_model::aws as model;
+use infra_model::cfn::Resource as _;
 
 // ---------------------------------------------------------------------------------------------
 // destroy
@@ -191,7 +193,7 @@ pub(crate) async fn local_cleanup(
 ) -> Result<Vec<String>> {
     let mut done = Vec::new();
     for (id, ty, physical) in resources {
-        if ty != "AWS::ApiGateway::RestApi" || physical.is_empty() {
+        if ty != model::apigateway::RestApi::TYPE || physical.is_empty() {
             continue;
         }
         match aws.apigateway.delete_rest_api().rest_api_id(physical).send().await {

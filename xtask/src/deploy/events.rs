@@ -327,6 +327,8 @@ pub async fn stack_status(aws: &Aws, stack: &str) -> Result<(String, Option<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use infra_model::aws as model;
+    use infra_model::cfn::Resource as _;
 
     #[test]
     fn statuses_are_classified() {
@@ -339,7 +341,7 @@ mod tests {
             id: "1".into(),
             time: "2026-11-23T04:30:34.221Z".into(),
             logical_id: "Q".into(),
-            resource_type: "AWS::SQS::Queue".into(),
+            resource_type: model::sqs::Queue::TYPE.into(),
             status: "CREATE_FAILED".into(),
             reason: Some("boom".into()),
         };
