@@ -1,5 +1,5 @@
-//! Replies shaped as the AWS API references document them, served to the SDK clients by
-//! `aws-smithy-mocks` (the SDK's own mocking crate): the raw HTTP responses go through the
+//! Replies shaped as the AWS API references document them, served to the SDK clients by typed
+//! rules ([`mocks`]: the shape of `aws-smithy-mocks`): the raw HTTP responses go through the
 //! SDK's real deserializers, errors included.
 //!
 //! - CloudFormation and STS speak the Query protocol: XML `<OpResponse><OpResult>`, errors as
@@ -10,13 +10,14 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
+use mocks::{Replies, Rule};
 use xtask::deploy::AwsSettings;
 use xtask::deploy::aws::{Aws, Clients, Identity};
 
+pub mod mocks;
 pub mod script;
 pub mod world;
 
@@ -255,10 +256,7 @@ pub fn json(body: serde_json::Value) -> HttpResponse {
 pub fn aws_with(region: &str, rules: &[Rule]) -> Aws {
     macro_rules! client {
         ($krate:ident) => {{
-            let mut i = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-            for r in rules {
-                i = i.with_rule(r);
-            }
+            let i = Replies::new(rules);
             $krate::Client::from_conf(
                 $krate::Config::builder()
                     .behavior_version($krate::config::BehaviorVersion::latest())
@@ -270,7 +268,7 @@ pub fn aws_with(region: &str, rules: &[Rule]) -> Aws {
                         None,
                         "test",
                     ))
-                    .http_client(create_mock_http_client())
+                    .http_client(mocks::http_client())
                     .interceptor(i)
                     .retry_config($krate::config::retry::RetryConfig::disabled())
                     .stalled_stream_protection($krate::config::StalledStreamProtectionConfig::disabled())

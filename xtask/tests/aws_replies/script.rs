@@ -5,7 +5,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use aws_smithy_mocks::{MockResponse, Rule, mock};
+use super::mocks::{MockResponse, Rule};
+use crate::mock;
 
 use super::world::{Seen, World};
 use super::*;

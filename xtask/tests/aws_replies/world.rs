@@ -7,7 +7,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use aws_smithy_mocks::{MockResponse, Rule, mock};
+use super::mocks::{MockResponse, Rule};
+use crate::mock;
 use serde_json::json;
 
 use super::*;
