@@ -1,5 +1,5 @@
 //! The deploy code that runs only against AWS, tested with replies shaped as the
-//! CloudFormation API reference documents them (typed rules in the shape of aws-smithy-mocks; see aws_replies/mocks.rs): the classification of
+//! CloudFormation API reference documents them (typed rules, `aws_replies/mocks.rs`): the classification of
 //! stack states, the FAILED empty change set, per-property change details, resource-level
 //! events, failure and rollback reports, Ctrl-C while following, expired credentials while
 //! following, the time limit, and prod's termination protection.

@@ -173,8 +173,8 @@ pub struct Aws {
 
 impl Aws {
     /// From given clients and identity, without a network call: what `connect` ends with, and
-    /// what the tests of the AWS-only code paths build (clients answering from
-    /// `aws-smithy-mocks` rules).
+    /// what the tests of the AWS-only code paths build (clients answering from typed rules with
+    /// replies shaped as AWS documents them: `xtask/tests/aws_replies/`).
     pub fn from_clients(settings: &AwsSettings, identity: Identity, clients: Clients) -> Aws {
         let local = settings.is_local();
         Aws {
