@@ -88,10 +88,13 @@ enum Cmd {
     },
     /// Install the project's pinned tools into .tools/ (or $ORDERS_TOOLS_DIR) and print where they are.
     Tools,
-    /// Run what the CI pipeline runs: format, clippy, tests, snapshots, cfn-lint, workflows, arm64 build.
+    /// Run what the CI pipeline runs: format, clippy, tests, snapshots, cfn-lint, workflows, security scan, arm64 build.
     Ci,
     /// Check the GitHub Actions workflows in .github/workflows/ with actionlint.
     LintWorkflows,
+    /// Scan the synthesized templates and their IAM policies with checkov (installed on first
+    /// use into .tools/): every finding is fixed or suppressed in its resource's metadata.
+    Scan,
     /// The whole system locally: moto, the dev stack, the functions, the event sources, the
     /// workflow and the REST API on 127.0.0.1 (no Docker, no AWS account).
     Dev {
@@ -225,6 +228,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             smoke,
         } => return xtask::dev::cli(port, api_key, moto_port, !no_throttle, wait_scale, smoke),
         Cmd::Ci => xtask::ci::run()?,
+        Cmd::Scan => {
+            if !xtask::ci::scan_command()? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Cmd::LintWorkflows => {
             let files = xtask::workflows::files()?;
             let findings = xtask::workflows::lint(&files)?;

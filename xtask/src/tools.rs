@@ -16,12 +16,16 @@ pub struct PyTool {
     pub requirement: &'static str,
     /// The executable it provides, in the venv's `bin/`.
     pub executable: &'static str,
+    /// The virtual environment it is installed into, under the tools folder: `venv`, shared,
+    /// unless its pinned dependencies clash with the others'.
+    pub venv: &'static str,
 }
 
 /// cfn-lint, the reference linter for CloudFormation templates.
 pub const CFN_LINT: PyTool = PyTool {
     requirement: "cfn-lint==1.58.0",
     executable: "cfn-lint",
+    venv: SHARED,
 };
 
 /// moto server, the local AWS emulator that `deploy --endpoint-url` and the deploy tests target
@@ -29,6 +33,7 @@ pub const CFN_LINT: PyTool = PyTool {
 pub const MOTO: PyTool = PyTool {
     requirement: "moto[server]==5.2.5",
     executable: "moto_server",
+    venv: SHARED,
 };
 
 /// zig, the linker and C compiler of the Lambda builds (`cargo xtask build`), as a wheel. Pinned
@@ -36,6 +41,7 @@ pub const MOTO: PyTool = PyTool {
 pub const ZIGLANG: PyTool = PyTool {
     requirement: "ziglang==0.17.1",
     executable: "python-zig",
+    venv: SHARED,
 };
 
 /// cargo-zigbuild: `cargo build` with zig as the linker, for a pinned glibc (`crate::build`).
@@ -43,10 +49,24 @@ pub const ZIGLANG: PyTool = PyTool {
 pub const CARGO_ZIGBUILD: PyTool = PyTool {
     requirement: "cargo-zigbuild==0.24.0",
     executable: "cargo-zigbuild",
+    venv: SHARED,
 };
 
+/// checkov, the scanner of templates and IAM policies that `cargo xtask scan` runs on every
+/// synthesized template (`crate::ci::scan`). It has a virtual environment of its own: it pins
+/// boto3 1.35, and moto needs a newer one. 3.3.30 is the newest release, and installs on
+/// Python 3.11.
+pub const CHECKOV: PyTool = PyTool {
+    requirement: "checkov==3.3.30",
+    executable: "checkov",
+    venv: "venv-checkov",
+};
+
+/// The virtual environment the tools share.
+const SHARED: &str = "venv";
+
 /// Every tool the project uses, for `cargo xtask tools`.
-pub const ALL: &[PyTool] = &[CFN_LINT, MOTO, ZIGLANG, CARGO_ZIGBUILD];
+pub const ALL: &[PyTool] = &[CFN_LINT, MOTO, ZIGLANG, CARGO_ZIGBUILD, CHECKOV];
 
 /// The folder the tools live in.
 pub fn dir() -> PathBuf {
@@ -57,7 +77,11 @@ pub fn dir() -> PathBuf {
 }
 
 fn venv() -> PathBuf {
-    dir().join("venv")
+    dir().join(SHARED)
+}
+
+fn venv_of(tool: &PyTool) -> PathBuf {
+    dir().join(tool.venv)
 }
 
 /// The tools' `bin/` folder (with the Python that has them installed).
@@ -77,12 +101,12 @@ fn stamp(tool: &PyTool) -> PathBuf {
             }
         })
         .collect();
-    venv().join(format!(".installed-{safe}"))
+    venv_of(tool).join(format!(".installed-{safe}"))
 }
 
 /// The path of the tool's executable, installing it first if needed.
 pub fn ensure(tool: PyTool) -> Result<PathBuf> {
-    let exe = venv().join("bin").join(tool.executable);
+    let exe = venv_of(&tool).join("bin").join(tool.executable);
     if stamp(&tool).exists() && exe.exists() {
         return Ok(exe);
     }
@@ -99,7 +123,7 @@ pub fn ensure(tool: PyTool) -> Result<PathBuf> {
 }
 
 fn install(tool: &PyTool) -> Result<()> {
-    let venv = venv();
+    let venv = venv_of(tool);
     let python = venv.join("bin").join("python3");
     if !python.exists() {
         eprintln!("tools: creating a Python environment in {}", venv.display());

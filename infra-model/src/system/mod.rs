@@ -9,6 +9,7 @@
 //! The lists below are what synthesis, the local cloud and the tests walk: a declaration that
 //! is not listed here is not part of the system.
 
+pub mod account;
 pub mod api;
 mod build;
 pub mod env;

@@ -2,11 +2,14 @@
 
 use std::error::Error as StdError;
 use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Result, anyhow};
-use aws_config::{BehaviorVersion, ConfigLoader, Region};
+use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::config::{Credentials, ProvideCredentials};
+use tokio::sync::Notify;
 
 /// The SDK's configuration loader with our HTTPS client: rustls over `ring`. The SDK crates are
 /// built without their default client (aws-lc-rs; see the workspace `Cargo.toml`), so every
@@ -67,6 +70,82 @@ pub fn is_loopback_url(url: &str) -> bool {
 /// The region used against a local endpoint when none is given.
 pub const LOCAL_DEFAULT_REGION: &str = "us-east-1";
 
+/// How often and for how long the commands poll CloudFormation. Every wait has a limit, and a
+/// wait that reaches it says what is still running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Polling {
+    /// The first delay between two polls; it grows to `max_delay`.
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+    /// How long a change set may take to be computed.
+    pub change_set_limit: Duration,
+    /// How long a stack operation (create, update, delete) is followed.
+    pub operation_limit: Duration,
+}
+
+impl Polling {
+    /// Against AWS: a stack of this size is created in 5 to 15 minutes (tables with streams,
+    /// the API, the mappings); an hour means something is stuck.
+    pub const AWS: Polling = Polling {
+        first_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(5),
+        change_set_limit: Duration::from_secs(10 * 60),
+        operation_limit: Duration::from_secs(60 * 60),
+    };
+    /// Against moto, which answers at once.
+    pub const LOCAL: Polling = Polling {
+        first_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(250),
+        change_set_limit: Duration::from_secs(60),
+        operation_limit: Duration::from_secs(5 * 60),
+    };
+}
+
+/// The service clients deploy uses, built from one configuration (or given, by a test).
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub cfn: aws_sdk_cloudformation::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub apigateway: aws_sdk_apigateway::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub sfn: aws_sdk_sfn::Client,
+}
+
+impl Clients {
+    /// Every client from one SDK configuration. `path_style`: emulators serve buckets by path
+    /// (`http://127.0.0.1:5000/<bucket>`), not by host.
+    pub fn from_conf(conf: &SdkConfig, path_style: bool) -> Clients {
+        let mut s3 = aws_sdk_s3::config::Builder::from(conf);
+        if path_style {
+            s3 = s3.force_path_style(true);
+        }
+        Clients {
+            cfn: aws_sdk_cloudformation::Client::new(conf),
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            secrets: aws_sdk_secretsmanager::Client::new(conf),
+            apigateway: aws_sdk_apigateway::Client::new(conf),
+            dynamodb: aws_sdk_dynamodb::Client::new(conf),
+            lambda: aws_sdk_lambda::Client::new(conf),
+            logs: aws_sdk_cloudwatchlogs::Client::new(conf),
+            sqs: aws_sdk_sqs::Client::new(conf),
+            sfn: aws_sdk_sfn::Client::new(conf),
+        }
+    }
+}
+
+/// Who we are, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub region: String,
+    pub account: String,
+    /// The caller's identity (for error messages).
+    pub caller_arn: String,
+}
+
 /// Connected clients and who we are.
 #[derive(Clone, Debug)]
 pub struct Aws {
@@ -77,14 +156,68 @@ pub struct Aws {
     pub caller_arn: String,
     pub endpoint: Option<String>,
     pub local: bool,
+    pub poll: Polling,
+    /// Stops following a stack operation (the operation goes on in CloudFormation), as Ctrl-C
+    /// does; tests notify it.
+    pub interrupt: Arc<Notify>,
     pub cfn: aws_sdk_cloudformation::Client,
     pub s3: aws_sdk_s3::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub apigateway: aws_sdk_apigateway::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub sfn: aws_sdk_sfn::Client,
 }
 
 impl Aws {
+    /// From given clients and identity, without a network call: what `connect` ends with, and
+    /// what the tests of the AWS-only code paths build (clients answering from typed rules with
+    /// replies shaped as AWS documents them: `xtask/tests/aws_replies/`).
+    pub fn from_clients(settings: &AwsSettings, identity: Identity, clients: Clients) -> Aws {
+        let local = settings.is_local();
+        Aws {
+            settings: settings.clone(),
+            region: identity.region,
+            account: identity.account,
+            caller_arn: identity.caller_arn,
+            endpoint: settings.endpoint(),
+            local,
+            poll: if local { Polling::LOCAL } else { Polling::AWS },
+            interrupt: Arc::new(Notify::new()),
+            cfn: clients.cfn,
+            s3: clients.s3,
+            secrets: clients.secrets,
+            apigateway: clients.apigateway,
+            dynamodb: clients.dynamodb,
+            lambda: clients.lambda,
+            logs: clients.logs,
+            sqs: clients.sqs,
+            sfn: clients.sfn,
+        }
+    }
+
+    /// The partition of the region: `aws`, `aws-cn`, `aws-us-gov`, ... (ARNs name it).
+    pub fn partition(&self) -> &'static str {
+        partition(&self.region)
+    }
+
+    /// The command that shows a stack's state: `cargo xtask status` for an environment's
+    /// stack, the AWS CLI otherwise.
+    pub fn status_command(&self, stack: &str) -> String {
+        match infra_model::Env::ALL
+            .iter()
+            .find(|e| infra_model::system::stack_name(**e) == stack)
+        {
+            Some(env) => format!("cargo xtask status --env {}", env.name()),
+            None => format!(
+                "aws cloudformation describe-stack-events --stack-name {stack} --region {}",
+                self.region
+            ),
+        }
+    }
+
     /// Loads the configuration (environment, profile, SSO, ...), checks that credentials
     /// resolve and asks STS who we are.
     ///
@@ -148,24 +281,15 @@ impl Aws {
         let account = who.account().unwrap_or_default().to_owned();
         let caller_arn = who.arn().unwrap_or_default().to_owned();
 
-        let mut s3 = aws_sdk_s3::config::Builder::from(&conf);
-        if endpoint.is_some() {
-            // Emulators serve buckets by path (`http://127.0.0.1:5000/<bucket>`), not by host.
-            s3 = s3.force_path_style(true);
-        }
-        Ok(Aws {
-            settings: settings.clone(),
-            region,
-            account,
-            caller_arn,
-            endpoint: endpoint.clone(),
-            local,
-            cfn: aws_sdk_cloudformation::Client::new(&conf),
-            s3: aws_sdk_s3::Client::from_conf(s3.build()),
-            secrets: aws_sdk_secretsmanager::Client::new(&conf),
-            apigateway: aws_sdk_apigateway::Client::new(&conf),
-            dynamodb: aws_sdk_dynamodb::Client::new(&conf),
-        })
+        Ok(Aws::from_clients(
+            settings,
+            Identity {
+                region,
+                account,
+                caller_arn,
+            },
+            Clients::from_conf(&conf, endpoint.is_some()),
+        ))
     }
 
     /// Turns an SDK error into one that says what failed and what to do.
@@ -185,6 +309,32 @@ impl Aws {
         }
         anyhow!(text)
     }
+}
+
+/// The partition a region belongs to, as ARNs name it.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else if region.starts_with("eu-isoe-") {
+        "aws-iso-e"
+    } else {
+        "aws"
+    }
+}
+
+/// Whether an SDK error says the credentials expired (the session of an SSO login or an
+/// assumed role ends, typically after an hour).
+pub fn is_expired_credentials<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    matches!(
+        error_code(err),
+        Some("ExpiredToken" | "ExpiredTokenException" | "RequestExpired" | "TokenRefreshRequired")
+    )
 }
 
 /// The HTTP status of a raw response, for SDK errors.
@@ -368,6 +518,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partitions_follow_the_region() {
+        assert_eq!(partition("eu-west-1"), "aws");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("cn-northwest-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition("us-east-1"), "aws");
+    }
 
     #[test]
     fn loopback_endpoints_are_local() {

@@ -1,7 +1,7 @@
 //! The artifacts bucket: one per account and region, created on first use, holding the
 //! function zips under their content hash and the templates too large to send inline.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_sdk_s3::primitives::ByteStream;
@@ -37,9 +37,24 @@ pub enum BucketState {
     Created,
 }
 
-/// Makes sure the bucket exists and is ours; creates it (encrypted, public access blocked,
-/// versioned, TLS only, old versions expiring) if it does not.
-pub async fn ensure(aws: &Aws, bucket: &str) -> Result<BucketState> {
+/// What the bucket's name holds before deploy touches it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BucketFound {
+    /// No bucket has the name: deploy creates it.
+    Missing,
+    /// The bucket exists, is ours, and is in the region deployed to.
+    Usable,
+}
+
+/// Finds out whether the bucket exists, is ours, and is in our region (CloudFormation reads
+/// templates and Lambda reads code only from a bucket in the stack's region). Refuses, with
+/// what to do, a bucket of another account and a bucket in another region.
+///
+/// HeadBucket answers the bucket's region in `x-amz-bucket-region` whether or not the caller
+/// may use the bucket, and 301 when it is asked in another region than the bucket's
+/// (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html>; GetBucketLocation
+/// is no longer the recommended way, see its page).
+pub async fn inspect(aws: &Aws, bucket: &str) -> Result<BucketFound> {
     let head = aws
         .s3
         .head_bucket()
@@ -47,19 +62,51 @@ pub async fn ensure(aws: &Aws, bucket: &str) -> Result<BucketState> {
         .expected_bucket_owner(&aws.account)
         .send()
         .await;
+    let elsewhere = |region: &str| {
+        anyhow!(
+            "the artifacts bucket {bucket} is in {region}, but this deploy is to {}: \
+             CloudFormation and Lambda read templates and code only from a bucket in the stack's \
+             own region.\nWhat to do: pass --artifacts-bucket with a bucket in {} (deploy creates \
+             it if the name is free), or leave --artifacts-bucket out to use {}, or deploy to \
+             --region {region}",
+            aws.region,
+            aws.region,
+            default_name(&aws.account, &aws.region)
+        )
+    };
     match head {
-        Ok(_) => return Ok(BucketState::Existing),
-        Err(e) => match http_status(&e) {
-            Some(404) => {}
-            Some(403) => bail!(
-                "the artifacts bucket {bucket} exists but this identity ({}) cannot use it: either \
-                 another AWS account owns that name, or the identity lacks s3:ListBucket on it.\n\
-                 What to do: pass --artifacts-bucket NAME with a bucket of your own (it is created \
-                 if it does not exist), or grant the permissions listed in the README's \"Deploying\" section",
-                aws.caller_arn
-            ),
-            _ => return Err(aws.explain(&format!("check the artifacts bucket {bucket}"), e)),
+        Ok(out) => match out.bucket_region() {
+            Some(r) if !aws.local && r != aws.region => Err(elsewhere(r)),
+            _ => Ok(BucketFound::Usable),
         },
+        Err(e) => {
+            let region = e
+                .raw_response()
+                .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                .map(str::to_owned);
+            match (http_status(&e), region) {
+                (Some(404), _) => Ok(BucketFound::Missing),
+                (Some(301), Some(r)) => Err(elsewhere(&r)),
+                (Some(301), None) => Err(elsewhere("another region")),
+                (Some(403), Some(r)) if !aws.local && r != aws.region => Err(elsewhere(&r)),
+                (Some(403), _) => bail!(
+                    "the artifacts bucket {bucket} exists but this identity ({}) cannot use it: either \
+                     another AWS account owns that name, or the identity lacks s3:ListBucket on it.\n\
+                     What to do: pass --artifacts-bucket NAME with a bucket of your own (it is created \
+                     if it does not exist), or grant the permissions listed in the README's \"Deploying\" section",
+                    aws.caller_arn
+                ),
+                _ => Err(aws.explain(&format!("check the artifacts bucket {bucket}"), e)),
+            }
+        }
+    }
+}
+
+/// Makes sure the bucket exists and is ours; creates it (encrypted, public access blocked,
+/// versioned, TLS only, old versions expiring) if it does not.
+pub async fn ensure(aws: &Aws, bucket: &str) -> Result<BucketState> {
+    if inspect(aws, bucket).await? == BucketFound::Usable {
+        return Ok(BucketState::Existing);
     }
 
     let mut create = aws.s3.create_bucket().bucket(bucket);
@@ -180,17 +227,7 @@ async fn configure(aws: &Aws, bucket: &str) -> Result<()> {
         // would lock xtask out.
         return Ok(());
     }
-    let policy = serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }],
-    });
+    let policy = tls_only_policy(aws.partition(), bucket);
     s3.put_bucket_policy()
         .bucket(bucket)
         .policy(policy.to_string())
@@ -198,6 +235,26 @@ async fn configure(aws: &Aws, bucket: &str) -> Result<()> {
         .await
         .map_err(|e| aws.explain("set the policy of the artifacts bucket", e))?;
     Ok(())
+}
+
+/// The bucket policy: every request over plain HTTP is denied. The ARNs name the region's
+/// partition (`arn:aws-cn:s3:::...` in China, `arn:aws-us-gov:...` in GovCloud): S3 refuses a
+/// policy whose resources are in another partition.
+pub fn tls_only_policy(partition: &str, bucket: &str) -> serde_json::Value {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [
+                format!("arn:{partition}:s3:::{bucket}"),
+                format!("arn:{partition}:s3:::{bucket}/*"),
+            ],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }],
+    })
 }
 
 /// Which artifacts were uploaded and which were there already.
@@ -320,5 +377,16 @@ mod tests {
             "https://s3.cn-north-1.amazonaws.com.cn/b/k"
         );
         assert_eq!(hex(&[0, 15, 255]), "000fff");
+    }
+
+    #[test]
+    fn the_bucket_policy_names_the_partition_of_the_region() {
+        let cn = tls_only_policy(crate::deploy::aws::partition("cn-north-1"), "b");
+        assert_eq!(
+            cn["Statement"][0]["Resource"],
+            serde_json::json!(["arn:aws-cn:s3:::b", "arn:aws-cn:s3:::b/*"])
+        );
+        let gov = tls_only_policy(crate::deploy::aws::partition("us-gov-west-1"), "b");
+        assert_eq!(gov["Statement"][0]["Resource"][0], "arn:aws-us-gov:s3:::b");
     }
 }

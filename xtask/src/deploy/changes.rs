@@ -1,7 +1,8 @@
 //! Change sets: create one, wait for it, read it as a list of [`Change`]s, and print it.
 
+use infra_model::aws as model;
+use infra_model::cfn::Resource as _;
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use anyhow::{Result, bail};
 use aws_sdk_cloudformation::types::{
@@ -175,13 +176,15 @@ pub async fn create(aws: &Aws, req: &ChangeSetRequest<'_>) -> Result<ChangeSet> 
     let id = created.id().unwrap_or(&name).to_owned();
 
     // Wait: moto answers at once; AWS takes a few seconds.
-    let mut delay = Duration::from_millis(if aws.local { 20 } else { 500 });
+    let started = tokio::time::Instant::now();
+    let mut delay = aws.poll.first_delay;
     loop {
         let d = aws
             .cfn
             .describe_change_set()
             .change_set_name(&id)
             .stack_name(req.stack)
+            .include_property_values(true)
             .send()
             .await
             .map_err(|e| aws.explain("read the change set", e))?;
@@ -198,9 +201,21 @@ pub async fn create(aws: &Aws, req: &ChangeSetRequest<'_>) -> Result<ChangeSet> 
                     req.stack
                 );
             }
-            _ => {
+            other => {
+                if started.elapsed() >= aws.poll.change_set_limit {
+                    bail!(
+                        "CloudFormation is still computing the change set {name} of {} after {} \
+                         (status {}); it changed nothing and was left in place.\nWhat to do: run the \
+                         command again later, and delete the old change set with `aws cloudformation \
+                         delete-change-set --change-set-name {id} --region {}`",
+                        req.stack,
+                        super::console::human_duration(aws.poll.change_set_limit),
+                        other.map_or("unknown", |s| s.as_str()),
+                        aws.region
+                    );
+                }
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(3));
+                delay = (delay * 2).min(aws.poll.max_delay);
             }
         }
     }
@@ -226,6 +241,9 @@ pub async fn describe(aws: &Aws, stack: &str, id: &str) -> Result<Vec<Change>> {
             .change_set_name(id)
             .stack_name(stack)
             .set_next_token(token.clone())
+            // The properties' old and new values (`BeforeValue`/`AfterValue` in each detail's
+            // target): https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeChangeSet.html
+            .include_property_values(true)
             .send()
             .await
             .map_err(|e| aws.explain("read the change set", e))?;
@@ -255,7 +273,13 @@ pub async fn describe(aws: &Aws, stack: &str, id: &str) -> Result<Vec<Change>> {
                     continue;
                 }
                 let forced = matches!(t.requires_recreation(), Some(RequiresRecreation::Always));
-                let label = if forced { format!("{name}!") } else { name };
+                let mut label = if forced { format!("{name}!") } else { name };
+                if let (Some(before), Some(after)) = (t.before_value(), t.after_value())
+                    && before.len() <= VALUE_WIDTH
+                    && after.len() <= VALUE_WIDTH
+                {
+                    label.push_str(&format!(" ({before} -> {after})"));
+                }
                 if !details.contains(&label) {
                     details.push(label);
                 }
@@ -279,6 +303,10 @@ pub async fn describe(aws: &Aws, stack: &str, id: &str) -> Result<Vec<Change>> {
     out.sort_by(|a, b| (a.action, &a.logical_id).cmp(&(b.action, &b.logical_id)));
     Ok(out)
 }
+
+/// Property values longer than this are not printed (policies, definitions): the name says
+/// what changes.
+const VALUE_WIDTH: usize = 40;
 
 /// Deletes a change set (diff, a declined prompt, a refused local update).
 pub async fn delete(aws: &Aws, stack: &str, id: &str) -> Result<()> {
@@ -383,7 +411,7 @@ pub fn render(stack: &str, kind: ChangeSetKind, changes: &[Change]) -> Vec<Strin
             "WARNING: {} ({}) {certainty} BE REPLACED: a new one is created and the old one deleted{}",
             c.logical_id,
             c.resource_type,
-            if c.resource_type == "AWS::DynamoDB::Table" {
+            if c.resource_type == model::dynamodb::Table::TYPE {
                 ", with its data unless its policy retains it"
             } else {
                 ""
@@ -406,7 +434,7 @@ mod tests {
         Change {
             action,
             logical_id: id.into(),
-            resource_type: "AWS::DynamoDB::Table".into(),
+            resource_type: model::dynamodb::Table::TYPE.into(),
             physical_id: None,
             replacement,
             scope: scope.iter().map(|s| (*s).to_owned()).collect(),

@@ -2,9 +2,9 @@
 //! resources that failed with their reasons.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use tokio::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Result, anyhow};
 use aws_sdk_cloudformation::primitives::DateTimeFormat;
 use aws_sdk_cloudformation::types::StackEvent;
 use serde::Serialize;
@@ -152,8 +152,55 @@ fn is_cancellation(reason: &str) -> bool {
     r.contains("cancelled") || r.contains("canceled")
 }
 
+/// Why following stopped before the operation ended. The operation itself goes on in
+/// CloudFormation: the error says so, and how to watch or cancel it.
+fn still_running(aws: &Aws, stack: &str, status: &str, why: &str) -> anyhow::Error {
+    let cancel = if status.starts_with("UPDATE_ROLLBACK") || status.starts_with("ROLLBACK") {
+        "a rollback cannot be cancelled: let it finish".to_owned()
+    } else if status.starts_with("UPDATE") {
+        format!(
+            "cancel it with `aws cloudformation cancel-update-stack --stack-name {stack} --region {}` \
+             (CloudFormation then rolls the update back)",
+            aws.region
+        )
+    } else if status.starts_with("CREATE") {
+        format!(
+            "a create cannot be cancelled, only deleted: `aws cloudformation delete-stack --stack-name {stack} --region {}`",
+            aws.region
+        )
+    } else if status.starts_with("DELETE") {
+        "a delete cannot be cancelled: let it finish".to_owned()
+    } else {
+        "let it finish".to_owned()
+    };
+    anyhow!(
+        "{why}.\nThe stack operation is still running in CloudFormation ({stack} is {status}): \
+         nothing was stopped.\nWhat to do: watch it with `{}`; {cancel}",
+        aws.status_command(stack)
+    )
+}
+
+/// An error while following: the operation goes on whatever happened to this process's
+/// requests. Expired credentials say to log in again first.
+fn lost_track(aws: &Aws, stack: &str, status: &str, err: anyhow::Error) -> anyhow::Error {
+    let text = format!("{err:#}");
+    let why = if text.contains("session has expired") {
+        format!(
+            "stopped following {stack}: the AWS session expired while following it ({text}); \
+             log in again (`aws sso login`, or fresh credentials) before checking it"
+        )
+    } else {
+        format!("stopped following {stack}: {text}")
+    };
+    still_running(aws, stack, status, &why)
+}
+
 /// Follows a stack (by id, so that a deleted stack can still be read) until its status is
 /// final, printing each event as it comes and a progress bar over `expected` resources.
+///
+/// It stops early, with an error saying that the operation goes on in CloudFormation and how
+/// to watch and cancel it, on Ctrl-C (or [`Aws::interrupt`]), when the credentials expire, and
+/// after [`super::aws::Polling::operation_limit`].
 pub async fn follow(
     aws: &Aws,
     stack_id: &str,
@@ -166,11 +213,24 @@ pub async fn follow(
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut events: Vec<Event> = Vec::new();
     let mut done: BTreeSet<String> = BTreeSet::new();
-    let mut delay = Duration::from_millis(if aws.local { 50 } else { 1000 });
-    let max_delay = Duration::from_millis(if aws.local { 250 } else { 3000 });
+    let mut delay = aws.poll.first_delay;
+    let mut status = "UNKNOWN".to_owned();
     loop {
-        let (status, reason) = stack_status(aws, stack_id).await?;
-        let new = events_after(aws, stack_id, since.as_deref(), &seen).await?;
+        let (now, reason) = match stack_status(aws, stack_id).await {
+            Ok(s) => s,
+            Err(e) => {
+                console.clear_bar();
+                return Err(lost_track(aws, stack_name, &status, e));
+            }
+        };
+        status = now;
+        let new = match events_after(aws, stack_id, since.as_deref(), &seen).await {
+            Ok(n) => n,
+            Err(e) => {
+                console.clear_bar();
+                return Err(lost_track(aws, stack_name, &status, e));
+            }
+        };
         for e in new {
             seen.insert(e.id.clone());
             if e.logical_id != stack_name && e.status.ends_with("_COMPLETE") {
@@ -181,36 +241,67 @@ pub async fn follow(
         }
         if is_terminal(&status) {
             console.clear_bar();
-            let mut failures = Vec::new();
-            let mut cancelled = 0;
-            for e in &events {
-                if !e.status.ends_with("_FAILED") || e.logical_id == stack_name {
-                    continue;
-                }
-                let reason = e.reason.clone().unwrap_or_default();
-                if is_cancellation(&reason) {
-                    cancelled += 1;
-                } else {
-                    failures.push(FailedResource {
-                        logical_id: e.logical_id.clone(),
-                        resource_type: e.resource_type.clone(),
-                        status: e.status.clone(),
-                        reason,
-                    });
-                }
-            }
-            return Ok(Followed {
-                succeeded: is_success(&status),
-                status,
-                status_reason: reason,
-                events,
-                failures,
-                cancelled,
-            });
+            return Ok(finished(events, status, reason, stack_name));
+        }
+        if start.elapsed() >= aws.poll.operation_limit {
+            console.clear_bar();
+            return Err(still_running(
+                aws,
+                stack_name,
+                &status,
+                &format!(
+                    "gave up following {stack_name} after {}: CloudFormation has not finished",
+                    super::console::human_duration(aws.poll.operation_limit)
+                ),
+            ));
         }
         console.progress(done.len(), expected, start.elapsed(), &status);
-        tokio::time::sleep(delay).await;
-        delay = (delay * 3 / 2).min(max_delay);
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = aws.interrupt.notified() => {
+                console.clear_bar();
+                return Err(still_running(aws, stack_name, &status, &format!("stopped following {stack_name} (interrupted)")));
+            }
+            r = tokio::signal::ctrl_c() => {
+                console.clear_bar();
+                let why = match r {
+                    Ok(()) => format!("stopped following {stack_name} (Ctrl-C)"),
+                    Err(e) => format!("stopped following {stack_name}: cannot listen for Ctrl-C ({e})"),
+                };
+                return Err(still_running(aws, stack_name, &status, &why));
+            }
+        }
+        delay = (delay * 3 / 2).min(aws.poll.max_delay);
+    }
+}
+
+/// The outcome of a finished operation: its failures (own failures apart from cancellations).
+fn finished(events: Vec<Event>, status: String, reason: Option<String>, stack_name: &str) -> Followed {
+    let mut failures = Vec::new();
+    let mut cancelled = 0;
+    for e in &events {
+        if !e.status.ends_with("_FAILED") || e.logical_id == stack_name {
+            continue;
+        }
+        let reason = e.reason.clone().unwrap_or_default();
+        if is_cancellation(&reason) {
+            cancelled += 1;
+        } else {
+            failures.push(FailedResource {
+                logical_id: e.logical_id.clone(),
+                resource_type: e.resource_type.clone(),
+                status: e.status.clone(),
+                reason,
+            });
+        }
+    }
+    Followed {
+        succeeded: is_success(&status),
+        status,
+        status_reason: reason,
+        events,
+        failures,
+        cancelled,
     }
 }
 
@@ -236,6 +327,8 @@ pub async fn stack_status(aws: &Aws, stack: &str) -> Result<(String, Option<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use infra_model::aws as model;
+    use infra_model::cfn::Resource as _;
 
     #[test]
     fn statuses_are_classified() {
@@ -248,7 +341,7 @@ mod tests {
             id: "1".into(),
             time: "2026-11-23T04:30:34.221Z".into(),
             logical_id: "Q".into(),
-            resource_type: "AWS::SQS::Queue".into(),
+            resource_type: model::sqs::Queue::TYPE.into(),
             status: "CREATE_FAILED".into(),
             reason: Some("boom".into()),
         };

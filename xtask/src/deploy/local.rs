@@ -18,6 +18,8 @@
 //! Updates moto cannot apply (a Modify of a table, a log group, an API Gateway resource, ...)
 //! are caught by [`cannot_update`] before a change set is executed.
 
+use infra_model::aws as model;
+use infra_model::cfn::Resource as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -100,30 +102,34 @@ pub struct LocalTemplate {
 /// Why a type is left out, or `None` if moto creates it.
 fn left_out_reason(ty: &str, resource: &Value) -> Option<&'static str> {
     Some(match ty {
-        "AWS::ApiGateway::Stage" => {
+        model::apigateway::Stage::TYPE => {
             "moto does not create stages; the local API server serves the stage itself \
              (references to it use the stage name)"
         }
-        "AWS::ApiGateway::ApiKey" => "moto does not create API keys: no key exists locally",
-        "AWS::ApiGateway::UsagePlan" => "moto does not create usage plans: no throttling or quota locally",
-        "AWS::ApiGateway::UsagePlanKey" => "moto does not create usage plans or API keys",
-        "AWS::ApiGateway::Account" => {
+        model::apigateway::ApiKey::TYPE => "moto does not create API keys: no key exists locally",
+        model::apigateway::UsagePlan::TYPE => {
+            "moto does not create usage plans: no throttling or quota locally"
+        }
+        model::apigateway::UsagePlanKey::TYPE => "moto does not create usage plans or API keys",
+        model::apigateway::Account::TYPE => {
             "moto does not create it (an account-wide setting: the role API Gateway writes logs with)"
         }
-        "AWS::ApiGateway::Model" => {
+        model::apigateway::Model::TYPE => {
             "moto does not create request models (the handlers validate bodies with the same types)"
         }
-        "AWS::ApiGateway::RequestValidator" => "moto does not create request validators",
-        "AWS::ApiGateway::GatewayResponse" => "moto does not create gateway responses",
-        "AWS::ApiGateway::Method" if is_mock_method(resource) => {
+        model::apigateway::RequestValidator::TYPE => "moto does not create request validators",
+        model::apigateway::GatewayResponse::TYPE => "moto does not create gateway responses",
+        model::apigateway::Method::TYPE if is_mock_method(resource) => {
             "moto's CloudFormation needs IntegrationHttpMethod and Uri on every method, and a MOCK \
              integration (CORS preflight) has neither"
         }
-        "AWS::CloudWatch::Alarm" => {
+        model::cloudwatch::Alarm::TYPE => {
             "moto does not create alarms (and a GetAtt of one fails): no alarm exists locally"
         }
-        "AWS::SNS::Subscription" => "moto does not create subscriptions: no e-mail is sent locally",
-        "AWS::SNS::TopicPolicy" => "moto does not create topic policies (and does not enforce them)",
+        model::sns::EmailSubscription::TYPE => {
+            "moto does not create subscriptions: no e-mail is sent locally"
+        }
+        model::sns::TopicPolicy::TYPE => "moto does not create topic policies (and does not enforce them)",
         "AWS::SQS::QueuePolicy" => "moto does not create queue policies (and does not enforce them)",
         "AWS::S3::BucketPolicy" => "moto does not create bucket policies through CloudFormation",
         _ => return None,
@@ -140,21 +146,21 @@ fn is_mock_method(resource: &Value) -> bool {
 /// Properties that may be dropped (rather than leaving the whole resource out) when they
 /// name a resource that is left out.
 const DROPPABLE: &[(&str, &str)] = &[
-    ("AWS::ApiGateway::Method", "RequestValidatorId"),
-    ("AWS::ApiGateway::Method", "RequestModels"),
+    (model::apigateway::Method::TYPE, "RequestValidatorId"),
+    (model::apigateway::Method::TYPE, "RequestModels"),
 ];
 
 /// The types whose Modify moto's CloudFormation cannot apply: it keeps the old resource, drops
 /// it from the stack, and later references to it resolve to nothing.
 pub const MOTO_CANNOT_UPDATE: &[&str] = &[
-    "AWS::DynamoDB::Table",
-    "AWS::Logs::LogGroup",
-    "AWS::ApiGateway::RestApi",
-    "AWS::ApiGateway::Resource",
-    "AWS::ApiGateway::Method",
-    "AWS::ApiGateway::Deployment",
-    "AWS::Lambda::Permission",
-    "AWS::KMS::Key",
+    model::dynamodb::Table::TYPE,
+    model::logs::LogGroup::TYPE,
+    model::apigateway::RestApi::TYPE,
+    model::apigateway::PathResource::TYPE,
+    model::apigateway::Method::TYPE,
+    model::apigateway::Deployment::TYPE,
+    model::lambda::Permission::TYPE,
+    model::kms::Key::TYPE,
 ];
 
 /// What moto does with a Modify.
@@ -200,7 +206,7 @@ pub fn local_update(resource_type: &str, changed: &[String]) -> LocalUpdate {
         );
     }
     match resource_type {
-        "AWS::SQS::Queue" => {
+        model::sqs::Queue::TYPE => {
             let rest = not_in(SQS_QUEUE_UPDATES);
             if rest.is_empty() {
                 LocalUpdate::Applied
@@ -211,11 +217,11 @@ pub fn local_update(resource_type: &str, changed: &[String]) -> LocalUpdate {
                 ))
             }
         }
-        "AWS::Lambda::Function" => match not_in(LAMBDA_FUNCTION_UPDATES) {
+        model::lambda::Function::TYPE => match not_in(LAMBDA_FUNCTION_UPDATES) {
             rest if rest.is_empty() => LocalUpdate::Applied,
             rest => LocalUpdate::Skipped(rest),
         },
-        "AWS::IAM::Role" => match not_in(IAM_ROLE_UPDATES) {
+        model::iam::Role::TYPE => match not_in(IAM_ROLE_UPDATES) {
             rest if rest.is_empty() => LocalUpdate::Applied,
             rest => LocalUpdate::Skipped(rest),
         },
@@ -246,7 +252,7 @@ pub struct SecretSpec {
 pub fn secrets(template: &Value, stack: &str) -> Vec<SecretSpec> {
     template::resources(template)
         .into_iter()
-        .filter(|(_, r)| resource_type(r) == "AWS::SecretsManager::Secret")
+        .filter(|(_, r)| resource_type(r) == model::secretsmanager::GeneratedSecret::TYPE)
         .map(|(id, r)| {
             let gen_ = r.pointer("/Properties/GenerateSecretString");
             SecretSpec {
@@ -296,7 +302,7 @@ pub fn apply(template: &Value, profile: &LocalProfile) -> Result<LocalTemplate> 
     let mut literal: BTreeMap<String, String> = BTreeMap::new();
     for (id, r) in &resources {
         let ty = resource_type(r);
-        if ty == "AWS::SecretsManager::Secret" {
+        if ty == model::secretsmanager::GeneratedSecret::TYPE {
             let Some(arn) = profile.secret_arns.get(id) else {
                 bail!("no local secret was created for {id}: create it before applying the local profile");
             };
@@ -319,7 +325,7 @@ pub fn apply(template: &Value, profile: &LocalProfile) -> Result<LocalTemplate> 
             });
         } else if let Some(reason) = left_out_reason(ty, r) {
             removed.insert(id.clone(), ty.to_owned());
-            if ty == "AWS::ApiGateway::Stage"
+            if ty == model::apigateway::Stage::TYPE
                 && let Some(name) = r.pointer("/Properties/StageName").and_then(Value::as_str)
             {
                 literal.insert(id.clone(), name.to_owned());
@@ -575,252 +581,5 @@ pub fn render_notes(notes: &[LocalNote]) -> Vec<String> {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
-    use infra_model::Env;
-    use serde_json::json;
-
-    use super::*;
-
-    fn profile() -> LocalProfile {
-        LocalProfile {
-            secret_arns: BTreeMap::from([(
-                "PaginationKeySecret".to_owned(),
-                "arn:aws:secretsmanager:us-east-1:123456789012:secret:orders-dev/PaginationKeySecret-AbCdEf"
-                    .to_owned(),
-            )]),
-            secret_names: BTreeMap::from([(
-                "PaginationKeySecret".to_owned(),
-                "orders-dev/PaginationKeySecret".to_owned(),
-            )]),
-        }
-    }
-
-    fn dev() -> Value {
-        infra_model::synth(Env::Dev).unwrap().to_value()
-    }
-
-    #[test]
-    fn the_real_template_keeps_only_what_moto_creates() {
-        let original = dev();
-        let local = apply(&original, &profile()).unwrap();
-        let kept = template::resources(&local.value);
-        let types: BTreeSet<&str> = kept.values().map(resource_type).collect();
-        for gone in [
-            "AWS::ApiGateway::Stage",
-            "AWS::ApiGateway::ApiKey",
-            "AWS::ApiGateway::UsagePlan",
-            "AWS::ApiGateway::UsagePlanKey",
-            "AWS::ApiGateway::Account",
-            "AWS::ApiGateway::Model",
-            "AWS::ApiGateway::RequestValidator",
-            "AWS::ApiGateway::GatewayResponse",
-            "AWS::CloudWatch::Alarm",
-            "AWS::SNS::Subscription",
-            "AWS::SNS::TopicPolicy",
-            "AWS::SecretsManager::Secret",
-        ] {
-            assert!(!types.contains(gone), "{gone} should be left out");
-        }
-        for stays in [
-            "AWS::DynamoDB::Table",
-            "AWS::SQS::Queue",
-            "AWS::Lambda::Function",
-            "AWS::Lambda::EventSourceMapping",
-            "AWS::StepFunctions::StateMachine",
-            "AWS::ApiGateway::RestApi",
-            "AWS::ApiGateway::Method",
-            "AWS::ApiGateway::Deployment",
-            "AWS::KMS::Key",
-            "AWS::KMS::Alias",
-            "AWS::SNS::Topic",
-            "AWS::CloudWatch::Dashboard",
-            "AWS::Logs::LogGroup",
-            "AWS::IAM::Role",
-        ] {
-            assert!(types.contains(stays), "{stays} should stay");
-        }
-        // No MOCK method, and every non-MOCK method stays.
-        let original_methods = template::resources(&original)
-            .values()
-            .filter(|r| resource_type(r) == "AWS::ApiGateway::Method" && !is_mock_method(r))
-            .count();
-        let methods: Vec<&Value> = kept
-            .values()
-            .filter(|r| resource_type(r) == "AWS::ApiGateway::Method")
-            .collect();
-        assert_eq!(methods.len(), original_methods);
-        assert!(methods.iter().all(|m| !is_mock_method(m)));
-        assert!(
-            methods
-                .iter()
-                .all(|m| m.pointer("/Properties/RequestValidatorId").is_none())
-        );
-
-        // Nothing left names a resource that is gone.
-        let all_ids: BTreeSet<String> = kept.keys().cloned().collect();
-        let params: BTreeSet<String> = local.value["Parameters"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect();
-        for (id, r) in &kept {
-            for (name, _) in references(r) {
-                assert!(
-                    all_ids.contains(&name) || params.contains(&name) || name.starts_with("AWS::"),
-                    "{id} still names {name}"
-                );
-            }
-            for d in depends_on(r) {
-                assert!(all_ids.contains(&d), "{id} depends on {d}");
-            }
-        }
-        // The functions read the secret's ARN; the dashboard names the stage.
-        let f = &kept["OrdersApiFunction"];
-        assert_eq!(
-            f.pointer("/Properties/Environment/Variables/PAGINATION_KEY_SECRET_ARN")
-                .and_then(Value::as_str),
-            Some(profile().secret_arns["PaginationKeySecret"].as_str())
-        );
-        let outputs = local.value["Outputs"].as_object().unwrap();
-        assert!(!outputs.contains_key("ApiKeyId"));
-        assert_eq!(outputs["ApiUrl"]["Value"]["Fn::Sub"][1]["Stage"], "dev");
-        // The unused alarm e-mail goes with its subscription.
-        assert!(local.value.get("Conditions").is_none());
-        assert!(!params.contains("AlarmEmail"));
-        assert!(params.contains("ArtifactsBucket") && params.contains("HealthCodeKey"));
-
-        // Each resource that goes, or changes, has a note; the body is the same template.
-        let gone = template::resources(&original).len() - kept.len();
-        let left_out = local
-            .notes
-            .iter()
-            .filter(|n| !matches!(n.kind.as_str(), "Output" | "Condition" | "Parameter" | "Template"))
-            .filter(|n| n.change != LocalChange::PropertiesDropped)
-            .count();
-        assert_eq!(left_out, gone);
-        let back: Value = serde_json::from_str(&local.body).unwrap();
-        assert_eq!(back, local.value);
-    }
-
-    #[test]
-    fn resources_come_in_dependency_order_in_the_body() {
-        let local = apply(&dev(), &profile()).unwrap();
-        let pos = |id: &str| local.body.find(&format!("\"{id}\":{{\"")).unwrap();
-        let deployment = template::resources(&local.value)
-            .keys()
-            .find(|k| k.starts_with("ApiDeployment"))
-            .cloned()
-            .unwrap();
-        assert!(pos("ApiMethodGetHealth") < pos(&deployment));
-        assert!(pos("OrdersTable") < pos("ReserveStockFunction"));
-        assert!(pos("OrderEventsDeadLetterQueue") < pos("OrderEventsQueue"));
-    }
-
-    #[test]
-    fn what_names_a_left_out_resource_goes_too_unless_a_literal_stands_in() {
-        let t = json!({
-            "Resources": {
-                "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {}},
-                "UsesAlarmArn": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": {"Fn::GetAtt": ["Alarm", "Arn"]}}},
-                "UsesUser": {"Type": "AWS::SQS::Queue", "Properties": {"X": {"Fn::GetAtt": ["UsesAlarmArn", "TopicName"]}}},
-                "Stage": {"Type": "AWS::ApiGateway::Stage", "Properties": {"StageName": "prod"}},
-                "UsesStage": {"Type": "AWS::SQS::Queue", "DependsOn": "Stage", "Properties": {"Y": {"Fn::Sub": "x-${Stage}"}}},
-            },
-            "Outputs": {
-                "A": {"Value": {"Ref": "Alarm"}},
-                "S": {"Value": {"Ref": "Stage"}},
-            },
-        });
-        let local = apply(&t, &LocalProfile::default()).unwrap();
-        let kept = template::resources(&local.value);
-        assert_eq!(kept.keys().collect::<Vec<_>>(), vec!["UsesStage"]);
-        assert_eq!(kept["UsesStage"]["Properties"]["Y"], json!({"Fn::Sub": "x-prod"}));
-        assert!(kept["UsesStage"].get("DependsOn").is_none());
-        assert_eq!(local.value["Outputs"], json!({"S": {"Value": "prod"}}));
-        let lines = render_notes(&local.notes);
-        assert!(
-            lines.contains(
-                &"local: left out UsesAlarmArn (AWS::SNS::Topic): it refers to Alarm, which is left out"
-                    .to_owned()
-            ),
-            "{lines:#?}"
-        );
-        assert!(
-            lines.contains(&"local: left out A (Output): it names Alarm, which is left out".to_owned()),
-            "{lines:#?}"
-        );
-    }
-
-    #[test]
-    fn updates_moto_cannot_apply_are_told_apart() {
-        let props = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert!(matches!(
-            local_update("AWS::DynamoDB::Table", &props(&["Tags"])),
-            LocalUpdate::NeedsRecreate(_)
-        ));
-        assert!(matches!(
-            local_update("AWS::Logs::LogGroup", &props(&["RetentionInDays"])),
-            LocalUpdate::NeedsRecreate(_)
-        ));
-        assert_eq!(
-            local_update("AWS::SQS::Queue", &props(&["VisibilityTimeout"])),
-            LocalUpdate::Applied
-        );
-        assert!(
-            matches!(local_update("AWS::SQS::Queue", &props(&["RedrivePolicy"])), LocalUpdate::NeedsRecreate(r) if r.contains("RedrivePolicy"))
-        );
-        assert_eq!(
-            local_update("AWS::Lambda::Function", &props(&["Code", "MemorySize"])),
-            LocalUpdate::Applied
-        );
-        assert_eq!(
-            local_update("AWS::Lambda::Function", &props(&["Code", "LoggingConfig"])),
-            LocalUpdate::Skipped(props(&["LoggingConfig"]))
-        );
-        assert_eq!(
-            local_update("AWS::IAM::Role", &props(&["Policies"])),
-            LocalUpdate::Skipped(props(&["Policies"]))
-        );
-        assert_eq!(
-            local_update("AWS::StepFunctions::StateMachine", &props(&["DefinitionString"])),
-            LocalUpdate::Applied
-        );
-    }
-
-    #[test]
-    fn a_secret_without_a_local_one_is_an_error() {
-        let t = json!({"Resources": {"S": {"Type": "AWS::SecretsManager::Secret", "Properties": {}}}});
-        let err = apply(&t, &LocalProfile::default()).unwrap_err().to_string();
-        assert!(err.contains("no local secret"), "{err}");
-        let specs = secrets(&dev(), "orders-dev");
-        assert_eq!(specs.len(), 1);
-        assert_eq!(specs[0].name, "orders-dev/PaginationKeySecret");
-        assert_eq!(specs[0].length, 64);
-        assert!(specs[0].exclude_punctuation);
-    }
-
-    #[test]
-    fn notes_of_one_kind_share_a_line() {
-        let local = apply(&dev(), &profile()).unwrap();
-        let lines = render_notes(&local.notes);
-        let alarms: Vec<&String> = lines
-            .iter()
-            .filter(|l| l.contains("AWS::CloudWatch::Alarm"))
-            .collect();
-        assert_eq!(alarms.len(), 1, "{lines:#?}");
-        let count = template::resources(&dev())
-            .values()
-            .filter(|r| resource_type(r) == "AWS::CloudWatch::Alarm")
-            .count();
-        assert!(
-            alarms[0].starts_with(&format!("local: left out {count} x AWS::CloudWatch::Alarm (")),
-            "{}",
-            alarms[0]
-        );
-        assert!(lines.iter().any(|l| {
-            l.starts_with("local: left out ApiStage (AWS::ApiGateway::Stage): moto does not create stages")
-        }));
-        assert!(lines.iter().all(|l| l.starts_with("local: ")));
-    }
-}
+#[path = "local_tests.rs"]
+mod tests;

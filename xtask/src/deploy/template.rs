@@ -427,6 +427,8 @@ pub fn changed_properties(
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use infra_model::aws as model;
+    use infra_model::cfn::Resource as _;
     use serde_json::json;
 
     use super::*;
@@ -560,7 +562,7 @@ mod tests {
             resources_using(&t, &changed),
             vec![(
                 "HealthFunction".to_owned(),
-                "AWS::Lambda::Function".to_owned(),
+                model::lambda::Function::TYPE.to_owned(),
                 vec!["HealthCodeKey".to_owned()]
             )]
         );
