@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use infra_model::Env;
+use infra_model::aws::iam::ACCOUNT_LEVEL_ACTIONS;
 use infra_model::cfn::{INLINE_TEMPLATE_LIMIT, RESOURCE_LIMIT, S3_TEMPLATE_LIMIT};
 use infra_model::decl::{FunctionBindings, Target, Trigger};
 use infra_model::system::FUNCTIONS;
@@ -141,15 +142,18 @@ fn no_iam_action_is_a_wildcard_and_star_resources_are_only_where_aws_requires() 
         for (id, role) in resources(&t, "AWS::IAM::Role") {
             for policy in role["Properties"]["Policies"].as_array().into_iter().flatten() {
                 for s in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                    let sid = s["Sid"].as_str().unwrap();
+                    let star = s["Resource"].as_array().unwrap().iter().any(|r| r == "*");
                     for a in s["Action"].as_array().unwrap() {
                         let a = a.as_str().unwrap();
                         assert!(!a.contains('*'), "{id}: wildcard action {a}");
-                    }
-                    let sid = s["Sid"].as_str().unwrap();
-                    if s["Resource"].as_array().unwrap().iter().any(|r| r == "*") {
-                        assert!(
-                            ["WriteTraces", "DeliverLogs"].contains(&sid),
-                            "{id}: statement {sid} has Resource \"*\""
+                        // An action with no resource-level permission granted on a resource
+                        // grants nothing; one that has them is never granted on "*".
+                        assert_eq!(
+                            ACCOUNT_LEVEL_ACTIONS.contains(&a),
+                            star,
+                            "{id}: statement {sid} grants {a} on {}",
+                            s["Resource"]
                         );
                     }
                 }
@@ -335,8 +339,10 @@ fn dev_and_prod_differ_exactly_where_the_settings_say() {
         "Resources/AWS::SQS::Queue/UpdateReplacePolicy",
         "Resources/AWS::Logs::LogGroup/DeletionPolicy",
         "Resources/AWS::Logs::LogGroup/UpdateReplacePolicy",
-        // point_in_time_recovery
+        // point_in_time_recovery (and dev's accepted scanner finding for its absence)
         "Resources/AWS::DynamoDB::Table/Properties/PointInTimeRecoverySpecification/PointInTimeRecoveryEnabled",
+        "Resources/AWS::DynamoDB::Table/Metadata/checkov/skip/comment",
+        "Resources/AWS::DynamoDB::Table/Metadata/checkov/skip/id",
         // log_retention_days
         "Resources/AWS::Logs::LogGroup/Properties/RetentionInDays",
         // cors
@@ -347,8 +353,9 @@ fn dev_and_prod_differ_exactly_where_the_settings_say() {
         // the deployment snapshots the CORS preflight, so its id changes with it
         "Resources/ApiDeployment",
         "Resources/AWS::ApiGateway::Stage/Properties/DeploymentId/Ref",
-        // stage name = environment
+        // stage name = environment (and the execution log group named after the stage)
         "Resources/AWS::ApiGateway::Stage/Properties/StageName",
+        "Resources/AWS::Logs::LogGroup/Properties/LogGroupName/Fn::Sub",
         "Resources/AWS::ApiGateway::RestApi/Properties/Description",
         // throttling and quota
         "Resources/AWS::ApiGateway::Stage/Properties/MethodSettings/ThrottlingRateLimit",
@@ -524,5 +531,66 @@ fn templates_stay_within_cloudformation_limits() {
         assert!(s.resource_count() <= RESOURCE_LIMIT);
         assert!(bytes <= S3_TEMPLATE_LIMIT);
         assert!(s.parameter_names().count() <= 200);
+    }
+}
+
+#[test]
+fn the_deployment_waits_for_everything_it_serves_and_its_id_changes_with_any_of_it() {
+    let t = template(Env::Prod);
+    let (id, deployment) = &resources(&t, "AWS::ApiGateway::Deployment")[0];
+    let depends: BTreeSet<&str> = deployment["DependsOn"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    for kind in [
+        "AWS::ApiGateway::Method",
+        "AWS::ApiGateway::GatewayResponse",
+        "AWS::ApiGateway::Model",
+        "AWS::ApiGateway::RequestValidator",
+        "AWS::ApiGateway::Resource",
+    ] {
+        let all = resources(&t, kind);
+        assert!(!all.is_empty(), "{kind}");
+        for (r, _) in all {
+            assert!(
+                depends.contains(r.as_str()),
+                "{id} does not wait for {r} ({kind})"
+            );
+        }
+    }
+    // No account-wide setting in an environment's stack: it is the account stack's.
+    assert!(resources(&t, "AWS::ApiGateway::Account").is_empty());
+    // API Gateway's execution log group is the stack's, with the environment's retention.
+    let stage = &resources(&t, "AWS::ApiGateway::Stage")[0].1;
+    let group = stage["DependsOn"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(std::iter::once(&stage["DependsOn"]))
+        .filter_map(Value::as_str)
+        .find(|d| t["Resources"][*d]["Type"] == "AWS::Logs::LogGroup")
+        .expect("the stage waits for its execution log group");
+    let name = &t["Resources"][group]["Properties"]["LogGroupName"]["Fn::Sub"];
+    assert!(
+        name.to_string()
+            .contains("API-Gateway-Execution-Logs_${Api}/prod"),
+        "{name}"
+    );
+}
+
+#[test]
+fn retained_log_groups_are_not_kept_when_their_own_creation_rolls_back() {
+    for env in Env::ALL {
+        let t = template(env);
+        for (id, g) in resources(&t, "AWS::Logs::LogGroup") {
+            let expected = if env.settings().retain_data {
+                "RetainExceptOnCreate"
+            } else {
+                "Delete"
+            };
+            assert_eq!(g["DeletionPolicy"], expected, "{env} {id}");
+        }
     }
 }

@@ -105,7 +105,7 @@ impl std::fmt::Display for Arch {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BuildOptions {
     pub arch: Arch,
-    /// Function names (as in `infra_model::system::functions::FUNCTIONS`); empty means all.
+    /// Function names (as in `infra_model::system::FUNCTIONS`); empty means all.
     pub functions: Vec<String>,
     /// Passes `--quiet` to cargo: only warnings and errors, no "Compiling ..." lines.
     pub quiet: bool,

@@ -198,66 +198,7 @@ impl std::fmt::Display for Finding {
     }
 }
 
-/// Findings that need a change in `infra-model` (a suppression with its reason in the
-/// resource's metadata, or a fix), listed in issue 13: `cargo xtask scan` reports them as
-/// pending instead of failing. (check id, template file, resource). Empty it once they are
-/// fixed; `xtask/tests/scan.rs` holds the same list and checks the two agree.
-pub const PENDING_SCAN_FINDINGS: &[(&str, &str, &str)] = &[
-    (
-        "CKV_AWS_28",
-        "orders-dev.template.yaml",
-        "AWS::DynamoDB::Table.BusinessesTable",
-    ),
-    (
-        "CKV_AWS_28",
-        "orders-dev.template.yaml",
-        "AWS::DynamoDB::Table.InventoryTable",
-    ),
-    (
-        "CKV_AWS_28",
-        "orders-dev.template.yaml",
-        "AWS::DynamoDB::Table.OrdersTable",
-    ),
-    (
-        "CKV_AWS_116",
-        "orders-dev.template.yaml",
-        "AWS::Lambda::Function.ReserveStockFunction",
-    ),
-    (
-        "CKV_AWS_116",
-        "orders-dev.template.yaml",
-        "AWS::Lambda::Function.StartWorkflowFunction",
-    ),
-    (
-        "CKV_AWS_116",
-        "orders-staging.template.yaml",
-        "AWS::Lambda::Function.ReserveStockFunction",
-    ),
-    (
-        "CKV_AWS_116",
-        "orders-staging.template.yaml",
-        "AWS::Lambda::Function.StartWorkflowFunction",
-    ),
-    (
-        "CKV_AWS_116",
-        "orders-prod.template.yaml",
-        "AWS::Lambda::Function.ReserveStockFunction",
-    ),
-    (
-        "CKV_AWS_116",
-        "orders-prod.template.yaml",
-        "AWS::Lambda::Function.StartWorkflowFunction",
-    ),
-];
-
-impl Finding {
-    /// Whether it is one of [`PENDING_SCAN_FINDINGS`].
-    pub fn is_pending(&self) -> bool {
-        PENDING_SCAN_FINDINGS
-            .iter()
-            .any(|(id, file, r)| *id == self.check_id && *file == self.file && *r == self.resource)
-    }
-}
+impl Finding {}
 
 /// Runs checkov (pinned, installed on first use) on CloudFormation templates: their
 /// resources and the IAM policies in them. Suppressions are read from each resource's
@@ -353,25 +294,21 @@ pub fn templates_to_scan(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf
     Ok(files)
 }
 
-/// `cargo xtask scan`: every template through the scanner. Fails on a finding that is neither
-/// suppressed in the template nor pending ([`PENDING_SCAN_FINDINGS`]).
+/// `cargo xtask scan`: every template through the scanner. Fails on any finding that is not
+/// suppressed, with its reason, in the resource's metadata.
 pub fn scan_command() -> Result<bool> {
     let dir = crate::root().join("target/scan");
     let files = templates_to_scan(&dir)?;
     let findings = scan(&files)?;
-    let (pending, new): (Vec<&Finding>, Vec<&Finding>) = findings.iter().partition(|f| f.is_pending());
-    for f in &pending {
-        println!("pending (issue 13, an infra-model change): {f}");
-    }
-    for f in &new {
+    let new = &findings;
+    for f in new {
         eprintln!("{f}");
     }
     if new.is_empty() {
         println!(
-            "checkov: no finding in {} template(s) beyond the {} pending one(s); every other \
-             finding is suppressed in its resource's metadata with a reason",
-            files.len(),
-            pending.len()
+            "checkov: no finding in {} template(s); every suppressed one has its reason in the \
+             resource's metadata",
+            files.len()
         );
         Ok(true)
     } else {

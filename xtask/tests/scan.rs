@@ -1,64 +1,10 @@
 //! The security scan (checkov, pinned, installed into the tool folder on first use) of every
 //! synthesized template and the IAM policies in them: each finding is fixed or suppressed in
-//! the resource's metadata with a reason. The findings that need an infra-model change are
-//! listed below, named one by one, and reported as skipped; empty the list once they are
-//! fixed (it must equal `xtask::ci::PENDING_SCAN_FINDINGS`, which `cargo xtask scan` reads).
+//! the resource's metadata with a reason (`infra-model/src/system/security.rs`).
 
 #![allow(clippy::unwrap_used)]
 
-use xtask::ci::{PENDING_SCAN_FINDINGS, scan, templates_to_scan};
-
-/// (check id, template, resource): issue 13's list of findings awaiting an infra-model change.
-const AWAITING_INFRA_MODEL: &[(&str, &str, &str)] = &[
-    // Dev has no point-in-time recovery (a setting); needs a suppression with its reason.
-    (
-        "CKV_AWS_28",
-        "orders-dev.template.yaml",
-        "AWS::DynamoDB::Table.BusinessesTable",
-    ),
-    (
-        "CKV_AWS_28",
-        "orders-dev.template.yaml",
-        "AWS::DynamoDB::Table.InventoryTable",
-    ),
-    (
-        "CKV_AWS_28",
-        "orders-dev.template.yaml",
-        "AWS::DynamoDB::Table.OrdersTable",
-    ),
-    // Invoked by event source mappings (synchronously), whose failures have their own
-    // destinations; the NO_FUNCTION_DLQ suppression covers only the API and workflow functions.
-    (
-        "CKV_AWS_116",
-        "orders-dev.template.yaml",
-        "AWS::Lambda::Function.ReserveStockFunction",
-    ),
-    (
-        "CKV_AWS_116",
-        "orders-dev.template.yaml",
-        "AWS::Lambda::Function.StartWorkflowFunction",
-    ),
-    (
-        "CKV_AWS_116",
-        "orders-staging.template.yaml",
-        "AWS::Lambda::Function.ReserveStockFunction",
-    ),
-    (
-        "CKV_AWS_116",
-        "orders-staging.template.yaml",
-        "AWS::Lambda::Function.StartWorkflowFunction",
-    ),
-    (
-        "CKV_AWS_116",
-        "orders-prod.template.yaml",
-        "AWS::Lambda::Function.ReserveStockFunction",
-    ),
-    (
-        "CKV_AWS_116",
-        "orders-prod.template.yaml",
-        "AWS::Lambda::Function.StartWorkflowFunction",
-    ),
-];
+use xtask::ci::{scan, templates_to_scan};
 
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("xtask-scan-{name}-{}", std::process::id()));
@@ -68,11 +14,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
 }
 
 #[test]
-fn every_template_passes_the_security_scan_or_its_finding_is_listed_for_a_fix() {
-    assert_eq!(
-        AWAITING_INFRA_MODEL, PENDING_SCAN_FINDINGS,
-        "the test's list and `cargo xtask scan`'s list must be the same"
-    );
+fn every_template_passes_the_security_scan() {
     let dir = scratch("all");
     let files = templates_to_scan(&dir).unwrap();
     assert_eq!(
@@ -81,31 +23,12 @@ fn every_template_passes_the_security_scan_or_its_finding_is_listed_for_a_fix() 
         "three environments and the account stack: {files:?}"
     );
     let findings = scan(&files).unwrap();
-    let mut unexpected = Vec::new();
-    for f in &findings {
-        if AWAITING_INFRA_MODEL
-            .iter()
-            .any(|(id, file, r)| *id == f.check_id && *file == f.file && *r == f.resource)
-        {
-            eprintln!("skipped, listed for an infra-model change (issue 13): {f}");
-        } else {
-            unexpected.push(f.to_string());
-        }
-    }
+    let unexpected: Vec<String> = findings.iter().map(ToString::to_string).collect();
     assert!(
         unexpected.is_empty(),
-        "checkov findings:\n{}",
+        "checkov findings (fix each, or suppress it in the resource's metadata with its reason):\n{}",
         unexpected.join("\n")
     );
-    // A listed finding that is gone must leave the list (so the list cannot hide a new one).
-    for (id, file, r) in AWAITING_INFRA_MODEL {
-        assert!(
-            findings
-                .iter()
-                .any(|f| f.check_id == *id && f.file == *file && f.resource == *r),
-            "{id} {r} in {file} is fixed: remove it from the lists"
-        );
-    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

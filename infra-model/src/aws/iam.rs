@@ -12,6 +12,25 @@ pub enum Effect {
     Deny,
 }
 
+/// IAM actions that support no resource-level permission: a statement grants them only with
+/// `"Resource": "*"` (the Service Authorization Reference lists no resource type for them).
+/// Naming a resource grants nothing, silently.
+pub const ACCOUNT_LEVEL_ACTIONS: &[&str] = &[
+    "dynamodb:ListStreams",
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:UpdateLogDelivery",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "xray:PutTelemetryRecords",
+    "xray:PutTraceSegments",
+];
+
 /// Who a statement in a resource policy or trust policy applies to.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Principal {

@@ -184,6 +184,35 @@ mod tests {
     }
 
     #[test]
+    fn a_retained_resource_with_a_fixed_name_must_not_survive_its_own_failed_create() {
+        let mut t = Template::new("t");
+        t.add_with(
+            "Logs",
+            Thing(json!({"LogGroupName": "/aws/lambda/x"})),
+            Options::new().policy(Policy::Retain),
+        );
+        let problems = synth_err(&t);
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(problems[0].contains("resource Logs") && problems[0].contains("RetainExceptOnCreate"));
+        let mut t = Template::new("t");
+        t.add_with(
+            "Logs",
+            Thing(json!({"LogGroupName": "/aws/lambda/x"})),
+            Options::new().policy(Policy::RetainExceptOnCreate),
+        );
+        // A generated name may be retained.
+        t.add_with(
+            "Data",
+            Thing(json!({"X": 1})),
+            Options::new().policy(Policy::Retain),
+        );
+        let v = t.synth().unwrap().to_value();
+        assert_eq!(v["Resources"]["Logs"]["DeletionPolicy"], "RetainExceptOnCreate");
+        assert_eq!(v["Resources"]["Logs"]["UpdateReplacePolicy"], "Retain");
+        assert_eq!(v["Resources"]["Data"]["DeletionPolicy"], "Retain");
+    }
+
+    #[test]
     fn synth_refuses_bad_and_duplicate_ids() {
         let mut t = Template::new("t");
         t.add("Bad_Id", Thing(json!({})));

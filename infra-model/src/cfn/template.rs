@@ -173,6 +173,21 @@ pub enum Policy {
     Snapshot,
 }
 
+/// The properties that give a resource a fixed physical name (one CloudFormation does not
+/// generate).
+pub const FIXED_NAME_PROPERTIES: [&str; 10] = [
+    "LogGroupName",
+    "TableName",
+    "QueueName",
+    "FunctionName",
+    "StateMachineName",
+    "TopicName",
+    "RoleName",
+    "BucketName",
+    "AlarmName",
+    "DashboardName",
+];
+
 /// The resource attributes that are not properties.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -200,9 +215,16 @@ impl Options {
         self.update_replace_policy = Some(p);
         self
     }
-    /// Sets both `DeletionPolicy` and `UpdateReplacePolicy`.
+    /// Sets both `DeletionPolicy` and `UpdateReplacePolicy`. `RetainExceptOnCreate` applies to
+    /// deletion only (CloudFormation does not accept it as an `UpdateReplacePolicy`): the
+    /// replaced resource is then retained.
     pub fn policy(self, p: Policy) -> Options {
-        self.deletion_policy(p).update_replace_policy(p)
+        let replace = if p == Policy::RetainExceptOnCreate {
+            Policy::Retain
+        } else {
+            p
+        };
+        self.deletion_policy(p).update_replace_policy(replace)
     }
     pub fn condition(mut self, c: &ConditionHandle) -> Options {
         self.condition = Some(c.0.clone());
@@ -431,6 +453,20 @@ impl Template {
 
         let mut graph: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
         for (id, entry) in &self.resources {
+            // `Retain` keeps a resource even when the operation that created it rolls back; one
+            // with a fixed physical name then makes the next create fail with "already
+            // exists". `RetainExceptOnCreate` deletes it when its own creation is rolled back
+            // (AWS CloudFormation User Guide, "DeletionPolicy attribute").
+            if entry.deletion_policy == Some(Policy::Retain)
+                && let Some(key) = FIXED_NAME_PROPERTIES
+                    .iter()
+                    .find(|k| entry.properties.get(**k).is_some())
+            {
+                problems.push(format!(
+                    "resource {id}: DeletionPolicy Retain with a fixed {key}: a rolled-back create would leave it behind and \
+                     the next create fail; use RetainExceptOnCreate"
+                ));
+            }
             let mut refs = Refs::default();
             collect_refs(&entry.properties, &mut refs);
             collect_refs(

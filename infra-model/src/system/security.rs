@@ -80,6 +80,11 @@ pub const SECRET_AWS_KEY: Accepted = Accepted {
     cfn_nag: None,
     reason: "AWS-managed key; only the functions that bind it can read it.",
 };
+pub const NO_PITR_IN_DEV: Accepted = Accepted {
+    checkov: Some("CKV_AWS_28"),
+    cfn_nag: None,
+    reason: "dev holds test data; point-in-time recovery is on in staging and prod.",
+};
 pub const EPHEMERAL_NO_PITR: Accepted = Accepted {
     checkov: Some("CKV_AWS_28"),
     cfn_nag: None,

@@ -200,7 +200,7 @@ impl World {
 
 /// Artifacts for every function (the zips exist: the upload path hashes them).
 pub fn artifacts(dir: &std::path::Path) -> Vec<xtask::artifact::Artifact> {
-    for f in infra_model::system::functions::FUNCTIONS.iter() {
+    for f in infra_model::system::FUNCTIONS.iter() {
         let d = dir.join(f.name);
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(d.join("bootstrap.zip"), format!("zip of {}", f.name)).unwrap();

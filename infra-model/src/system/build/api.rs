@@ -4,15 +4,14 @@
 use std::collections::BTreeMap;
 
 use super::Built;
-use super::data_policy;
+use super::log_policy;
 use crate::aws::apigateway::{
-    Account, ApiKey, Deployment, GatewayResponse, Integration, Method, Model, PathResource, RequestValidator,
-    RestApi, Stage, UsagePlan, UsagePlanKey, static_origin,
+    ApiKey, Deployment, GatewayResponse, Integration, Method, Model, PathResource, RequestValidator, RestApi,
+    Stage, UsagePlan, UsagePlanKey, static_origin,
 };
-use crate::aws::iam::Role;
 use crate::aws::lambda::{Function, Permission};
 use crate::aws::logs::LogGroup;
-use crate::cfn::{Expr, Handle, Options, Template};
+use crate::cfn::{AnyHandle, Expr, Handle, Options, Resource, Template};
 use crate::decl::{Route, Trigger};
 use crate::system::FUNCTIONS;
 use crate::system::api::{CORS_ALLOWED_HEADERS, GATEWAY_RESPONSES, ROUTES, methods_of};
@@ -59,11 +58,14 @@ pub(super) fn add(t: &mut Template, env: Env, settings: &Settings, built: &Built
             tags: Vec::new(),
         },
     );
-    // What the deployment snapshots; its hash is part of the deployment's logical id, so any
-    // change to routes, models or gateway responses makes CloudFormation deploy it.
-    let mut snapshot = String::new();
+    // What the deployment snapshots: every resource that changes what the API serves. The
+    // deployment depends on each of them (so a first create deploys them all) and the hash of
+    // their properties is part of its logical id (so any change, a validator flag, a CORS
+    // header, the function a route calls, a route removed, makes CloudFormation deploy again).
+    let mut served = Served::default();
 
-    let validator = t.add(
+    let validator = served.add(
+        t,
         "ApiRequestValidator",
         RequestValidator {
             rest_api_id: api.id(),
@@ -86,8 +88,7 @@ pub(super) fn add(t: &mut Template, env: Env, settings: &Settings, built: &Built
             description: body.description.into(),
             schema: (body.schema)(),
         };
-        snapshot.push_str(&m.schema.to_string());
-        models.insert(body.name, t.add(&format!("ApiModel{}", body.name), m));
+        models.insert(body.name, served.add(t, &format!("ApiModel{}", body.name), m));
     }
 
     // The path tree: one resource per path segment.
@@ -106,7 +107,8 @@ pub(super) fn add(t: &mut Template, env: Env, settings: &Settings, built: &Built
             };
             current = format!("{current}/{segment}");
             if !paths.contains_key(&current) {
-                let r = t.add(
+                let r = served.add(
+                    t,
                     &format!("ApiPath{}", path_id(&current)),
                     PathResource {
                         rest_api_id: api.id(),
@@ -114,27 +116,21 @@ pub(super) fn add(t: &mut Template, env: Env, settings: &Settings, built: &Built
                         path_part: segment.into(),
                     },
                 );
-                snapshot.push_str(&current);
                 paths.insert(current.clone(), r.id());
             }
         }
     }
 
     let origins = settings.cors.origins();
-    let mut methods = Vec::new();
     for route in ROUTES {
         let m = route_method(route, &api, &paths, &validator, &models, functions);
-        let query: Vec<&str> = route.query.iter().map(|q| q.name).collect();
-        snapshot.push_str(&format!(
-            "{}{}{}{:?}",
-            route.method, route.path, route.api_key, query
-        ));
         let accepted = if route.api_key {
             security::API_KEY_ROUTE
         } else {
             security::PUBLIC_ROUTE
         };
-        methods.push(t.add_with(
+        served.add_with(
+            t,
             &format!(
                 "ApiMethod{}{}",
                 path_id(route.method.as_str().to_ascii_lowercase().as_str()),
@@ -142,7 +138,7 @@ pub(super) fn add(t: &mut Template, env: Env, settings: &Settings, built: &Built
             ),
             m,
             accept(Options::new(), &[accepted]),
-        ));
+        );
     }
     for path in &all_paths {
         let mut allowed: Vec<String> = methods_of(path).iter().map(|m| m.to_string()).collect();
@@ -161,8 +157,8 @@ pub(super) fn add(t: &mut Template, env: Env, settings: &Settings, built: &Built
                 headers: CORS_ALLOWED_HEADERS.iter().map(|s| s.to_string()).collect(),
             },
         };
-        snapshot.push_str(&format!("OPTIONS{path}{origins:?}"));
-        methods.push(t.add_with(
+        served.add_with(
+            t,
             &format!("ApiMethodOptions{}", path_id(path)),
             m,
             accept(
@@ -172,13 +168,13 @@ pub(super) fn add(t: &mut Template, env: Env, settings: &Settings, built: &Built
                     ..security::PUBLIC_ROUTE
                 }],
             ),
-        ));
+        );
     }
 
     for g in GATEWAY_RESPONSES {
         let template = g.template();
-        snapshot.push_str(&template);
-        t.add(
+        served.add(
+            t,
             &format!(
                 "ApiGatewayResponse{}",
                 path_id(&g.kind.to_ascii_lowercase().replace('_', "-"))
@@ -194,11 +190,11 @@ pub(super) fn add(t: &mut Template, env: Env, settings: &Settings, built: &Built
     }
 
     let mut deployment_options = Options::new();
-    for m in &methods {
-        deployment_options = deployment_options.depends_on(m);
+    for h in served.handles {
+        deployment_options = deployment_options.depends_on(h);
     }
     let deployment = t.add_with(
-        &format!("ApiDeployment{}", fnv_hex(&snapshot)),
+        &format!("ApiDeployment{}", fnv_hex(&served.snapshot)),
         Deployment {
             rest_api_id: api.id(),
             description: "The API's routes (the logical id changes with them)".into(),
@@ -213,28 +209,27 @@ pub(super) fn add(t: &mut Template, env: Env, settings: &Settings, built: &Built
             settings.log_retention_days,
         ),
         accept(
-            Options::new().policy(data_policy(settings)),
+            Options::new().policy(log_policy(settings)),
             &[security::LOGS_AWS_KEY],
         ),
     );
-    let cloudwatch_role = t.add(
-        "ApiGatewayCloudWatchRole",
-        Role {
-            managed_policy_arns: vec![Expr::sub(
-                "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
-            )],
-            ..Role::for_service(
-                "apigateway.amazonaws.com",
-                "Lets API Gateway write execution logs to CloudWatch",
-            )
-        },
-    );
-    let account = t.add_with(
-        "ApiGatewayAccount",
-        Account {
-            cloudwatch_role_arn: cloudwatch_role.arn(),
-        },
-        accept(Options::new(), &[security::ACCOUNT_WIDE_SETTING]),
+    // With execution logging on, API Gateway writes to a log group of this fixed name, and
+    // creates it with no retention if it is missing; created here it has the environment's
+    // retention and goes with the stack ("Set up CloudWatch logging for REST APIs in API
+    // Gateway"). The account-wide setting that lets API Gateway log is the account stack's.
+    let execution_logs = t.add_with(
+        "ApiExecutionLogGroup",
+        LogGroup::new(
+            Expr::sub_with(
+                format!("API-Gateway-Execution-Logs_${{Api}}/{}", env.name()),
+                [("Api", api.id())],
+            ),
+            settings.log_retention_days,
+        ),
+        accept(
+            Options::new().policy(log_policy(settings)),
+            &[security::LOGS_AWS_KEY],
+        ),
     );
     let stage = t.add_with(
         "ApiStage",
@@ -246,9 +241,9 @@ pub(super) fn add(t: &mut Template, env: Env, settings: &Settings, built: &Built
             throttle: settings.stage_throttle,
             tags: Vec::new(),
         },
-        // Execution logging needs the account's CloudWatch role first.
+        // Its execution logs go to the group above, which must exist first.
         accept(
-            Options::new().depends_on(&account),
+            Options::new().depends_on(&execution_logs),
             &[security::NO_API_CACHE, security::NO_WAF, security::NO_CLIENT_CERT],
         ),
     );
@@ -294,6 +289,28 @@ pub(super) fn add(t: &mut Template, env: Env, settings: &Settings, built: &Built
         );
     }
     Api { stage, key }
+}
+
+/// The resources that change what the API serves, added through here: their handles (the
+/// deployment depends on them) and their properties (hashed into its logical id).
+#[derive(Default)]
+struct Served {
+    handles: Vec<AnyHandle>,
+    snapshot: String,
+}
+
+impl Served {
+    fn add<R: Resource>(&mut self, t: &mut Template, id: &str, r: R) -> Handle<R> {
+        self.add_with(t, id, r, Options::new())
+    }
+
+    fn add_with<R: Resource>(&mut self, t: &mut Template, id: &str, r: R, options: Options) -> Handle<R> {
+        self.snapshot.push_str(id);
+        self.snapshot.push_str(&r.properties().to_string());
+        let h = t.add_with(id, r, options);
+        self.handles.push(h.any());
+        h
+    }
 }
 
 fn route_method(

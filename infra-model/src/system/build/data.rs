@@ -38,7 +38,11 @@ pub(super) fn add(t: &mut Template, s: &Settings, built: &mut Built) {
             Lifecycle::Durable => {
                 table.point_in_time_recovery = s.point_in_time_recovery;
                 table.deletion_protection = s.retain_data;
-                accept(Options::new().policy(data_policy(s)), &[security::TABLE_AWS_KEY])
+                let mut accepted = vec![security::TABLE_AWS_KEY];
+                if !s.point_in_time_recovery {
+                    accepted.push(security::NO_PITR_IN_DEV);
+                }
+                accept(Options::new().policy(data_policy(s)), &accepted)
             }
             Lifecycle::Ephemeral => {
                 table.point_in_time_recovery = false;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Built, Params, data_policy, polled, stem};
+use super::{Built, Params, log_policy, stem};
 use crate::aws::iam::{PolicyDocument, Role, Statement};
 use crate::aws::lambda::{Code, EventSourceMapping, Function, Source};
 use crate::aws::logs::LogGroup;
@@ -77,7 +77,7 @@ pub(super) fn add_function(
             settings.log_retention_days,
         ),
         accept(
-            Options::new().policy(data_policy(settings)),
+            Options::new().policy(log_policy(settings)),
             &[security::LOGS_AWS_KEY],
         ),
     );
@@ -117,9 +117,16 @@ pub(super) fn add_function(
                     "dynamodb:DescribeStream",
                     "dynamodb:GetRecords",
                     "dynamodb:GetShardIterator",
-                    "dynamodb:ListStreams",
                 ],
                 [built.tables[s.table.id].stream_arn()],
+            ));
+            // Lambda checks all four stream actions when it creates the mapping, and
+            // ListStreams supports no resource-level permission: only "*" grants it (Service
+            // Authorization Reference, Amazon DynamoDB, "ListStreams": no resource types).
+            statements.push(Statement::allow(
+                "ListStreams",
+                ["dynamodb:ListStreams"],
+                [Expr::str("*")],
             ));
             statements.push(Statement::allow(
                 "SendFailedRecords",
@@ -158,10 +165,14 @@ pub(super) fn add_function(
     f.memory_mb = sizing.memory_mb;
     f.timeout = sizing.timeout;
     f.environment = environment;
-    let mut accepted = vec![security::NO_VPC, security::ENV_VARS_AWS_KEY];
-    if !polled(spec) {
-        accepted.push(security::NO_FUNCTION_DLQ);
-    }
+    // CKV_AWS_116 applies to every function: none is invoked asynchronously (the API and the
+    // workflow invoke synchronously; stream and queue mappings have their own failure
+    // destinations).
+    let mut accepted = vec![
+        security::NO_VPC,
+        security::ENV_VARS_AWS_KEY,
+        security::NO_FUNCTION_DLQ,
+    ];
     if settings.reserve_concurrency {
         f.reserved_concurrency = Some(sizing.reserved_concurrency);
     } else {
@@ -227,7 +238,7 @@ pub(super) fn add_workflow(t: &mut Template, settings: &Settings, spec: &Workflo
             settings.log_retention_days,
         ),
         accept(
-            Options::new().policy(data_policy(settings)),
+            Options::new().policy(log_policy(settings)),
             &[security::LOGS_AWS_KEY],
         ),
     );

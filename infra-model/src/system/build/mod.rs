@@ -25,7 +25,7 @@ use crate::aws::sns::Topic;
 use crate::aws::sqs::Queue;
 use crate::aws::stepfunctions::StateMachine;
 use crate::cfn::{Expr, Handle, Output, ParamHandle, Parameter, Policy, Template};
-use crate::decl::{Target, Trigger};
+use crate::decl::Target;
 
 /// The order system's template for one environment.
 pub fn template(env: Env) -> Template {
@@ -133,7 +133,8 @@ struct Built {
     functions: BTreeMap<&'static str, Handle<Function>>,
 }
 
-/// What happens to data (tables, queues, logs) when the stack deletes or replaces its resource.
+/// What happens to data (tables, queues) when the stack deletes or replaces its resource. Their
+/// names are generated, so a retained one never blocks a later create.
 fn data_policy(s: &Settings) -> Policy {
     if s.retain_data {
         Policy::Retain
@@ -142,13 +143,19 @@ fn data_policy(s: &Settings) -> Policy {
     }
 }
 
-/// `TableReadWrite` → `TableReadWrite`; `OrdersTable` → `Orders`: a logical id without its
+/// What happens to a log group, whose name is fixed (`/aws/lambda/<stack>-<function>`): kept
+/// when the stack deletes it in an environment that retains data, but deleted when its own
+/// creation rolls back, so that a failed first deploy leaves nothing to collide with.
+fn log_policy(s: &Settings) -> Policy {
+    if s.retain_data {
+        Policy::RetainExceptOnCreate
+    } else {
+        Policy::Delete
+    }
+}
+
+/// `OrdersTable` → `Orders`: a logical id without its
 /// kind, for statement ids.
 fn stem<'a>(id: &'a str, kind: &str) -> &'a str {
     id.strip_suffix(kind).unwrap_or(id)
-}
-
-/// The function's trigger, when it is a mapping Lambda polls.
-fn polled(f: &crate::decl::Function) -> bool {
-    matches!(f.trigger, Trigger::Stream(_) | Trigger::Queue(_))
 }
