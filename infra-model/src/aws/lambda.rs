@@ -186,7 +186,7 @@ impl Resource for EventSourceMapping {
                 if !filters.is_empty() {
                     let filters: Vec<Value> = filters
                         .iter()
-                        .map(|f| json!({"Pattern": f.to_string()}))
+                        .map(|f| json!({"Pattern": crate::cfn::sorted(f.clone()).to_string()}))
                         .collect();
                     p["FilterCriteria"] = json!({"Filters": filters});
                 }

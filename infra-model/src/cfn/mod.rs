@@ -11,6 +11,16 @@ pub use template::{
     validate_logical_id,
 };
 
+/// A JSON value with the keys of every object in sorted order. Emission must not depend on
+/// serde_json's map order, which a dependency elsewhere in a build can change (its
+/// `preserve_order` feature keeps insertion order): every JSON text the model writes into a
+/// template (a state machine's definition, a dashboard, an event filter, a hash) goes through
+/// this, and [`Template::synth`] sorts every value it emits.
+pub fn sorted(mut v: serde_json::Value) -> serde_json::Value {
+    v.sort_all_objects();
+    v
+}
+
 /// A key/value tag, as most resource types take them.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(rename_all = "PascalCase")]

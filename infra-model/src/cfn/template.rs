@@ -529,13 +529,18 @@ impl Template {
         }
 
         if problems.is_empty() {
+            let mut resources = self.resources.clone();
+            for e in resources.values_mut() {
+                e.properties.sort_all_objects();
+                e.metadata.values_mut().for_each(Value::sort_all_objects);
+            }
             Ok(Synthesized {
                 document: Document {
                     version: "2010-09-09",
                     description: self.description.clone(),
                     parameters: self.parameters.clone(),
                     conditions: self.conditions.clone(),
-                    resources: self.resources.clone(),
+                    resources,
                     outputs: self.outputs.clone(),
                 },
             })

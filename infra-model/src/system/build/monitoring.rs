@@ -243,5 +243,5 @@ fn dashboard_body(env: Env, built: &Built, api: &Api) -> Expr {
             .map(|m| json!([APP, m.name(), "Environment", env.name()]))
             .collect(), "Sum"),
     ]});
-    Expr::sub_with(body.to_string(), vars)
+    Expr::sub_with(crate::cfn::sorted(body).to_string(), vars)
 }
