@@ -13,6 +13,7 @@ pub mod api;
 mod build;
 pub mod env;
 pub mod functions;
+pub mod openapi;
 pub mod resources;
 mod security;
 pub mod workflow;
