@@ -40,21 +40,23 @@ impl EnvArg {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Synthesize the CloudFormation templates (no AWS account, network or compiled function needed).
+    /// Synthesize the CloudFormation templates and the API's OpenAPI documents (no AWS account,
+    /// network or compiled function needed).
     Synth {
         /// The environment(s) to synthesize.
         #[arg(long, value_enum, default_value = "all")]
         env: EnvArg,
-        /// Where to write `<stack>.template.yaml` (and `.json`).
+        /// Where to write `<stack>.template.yaml` (and `.json`) and `<stack>.openapi.json`.
         #[arg(long, default_value = "target/synth")]
         out: PathBuf,
-        /// Which files to write.
+        /// Which template files to write (the OpenAPI documents are JSON).
         #[arg(long, value_enum, default_value = "yaml")]
         format: synth::Format,
         /// Print one environment's YAML instead of writing files.
         #[arg(long, conflicts_with_all = ["check", "out", "format"])]
         stdout: bool,
-        /// Fail if a template differs from its committed snapshot under snapshots/.
+        /// Fail if a template or an OpenAPI document differs from its committed snapshot under
+        /// snapshots/.
         #[arg(long)]
         check: bool,
         /// The snapshots folder `--check` compares with.
@@ -159,23 +161,37 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 };
                 let stale = synth::check(&stacks, &snapshots)?;
                 if stale.is_empty() {
-                    println!("snapshots are up to date ({} environments)", stacks.len());
+                    println!(
+                        "snapshots are up to date ({} environments), templates and OpenAPI documents",
+                        stacks.len()
+                    );
                     return Ok(ExitCode::SUCCESS);
                 }
                 for d in &stale {
-                    eprintln!("{d}");
+                    eprintln!("{}", d.report);
+                }
+                let mut tests: Vec<&str> = Vec::new();
+                for (what, noun) in [
+                    (synth::Generated::Template, "template(s)"),
+                    (synth::Generated::OpenApi, "OpenAPI document(s)"),
+                ] {
+                    let n = stale.iter().filter(|s| s.what == what).count();
+                    if n > 0 {
+                        eprintln!("error: {n} {noun} differ from the committed snapshots.");
+                        tests.push(what.snapshot_test());
+                    }
                 }
                 eprintln!(
-                    "error: {} template(s) differ from the committed snapshots.\n\
-                     Review the diff above; if the change is intended, run\n  \
-                     INSTA_UPDATE=always cargo test -p infra-model --test snapshots\n\
+                    "Review the diff above; if the change is intended, run\n  \
+                     INSTA_UPDATE=always cargo test -p infra-model --test {}\n\
                      and commit snapshots/.",
-                    stale.len()
+                    tests.join(" --test ")
                 );
                 return Ok(ExitCode::FAILURE);
             }
             let out = if out.is_absolute() { out } else { root.join(out) };
             synth::write(&stacks, &out, format)?;
+            synth::write_openapi(&stacks, &out)?;
         }
         Cmd::Lint { env } => {
             let stacks = synth::synth(&env.envs())?;

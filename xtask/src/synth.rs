@@ -1,4 +1,5 @@
-//! `cargo xtask synth`: writes the templates, or checks them against the committed snapshots.
+//! `cargo xtask synth`: writes the templates and the OpenAPI documents, or checks them against
+//! the committed snapshots.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -6,7 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use infra_model::Env;
 use infra_model::cfn::{INLINE_TEMPLATE_LIMIT, Synthesized};
-use infra_model::system::stack_name;
+use infra_model::system::{openapi, stack_name};
+use serde_json::Value;
 
 /// Which files `synth` writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -21,6 +23,15 @@ pub struct Stack {
     pub env: Env,
     pub name: String,
     pub template: Synthesized,
+    /// The API's OpenAPI 3.1 document (`infra_model::system::openapi::document`).
+    pub openapi: Value,
+}
+
+impl Stack {
+    /// The OpenAPI document as written: pretty JSON with a final newline.
+    pub fn openapi_json(&self) -> String {
+        openapi::to_json(&self.openapi)
+    }
 }
 
 /// Synthesizes the given environments; fails with every problem the model has.
@@ -29,13 +40,21 @@ pub fn synth(envs: &[Env]) -> Result<Vec<Stack>> {
         .map(|&env| {
             let template = infra_model::synth(env)
                 .with_context(|| format!("cannot synthesize the {env} environment"))?;
+            let openapi = openapi::document(env)
+                .with_context(|| format!("cannot write the OpenAPI document of the {env} environment"))?;
             Ok(Stack {
                 env,
                 name: stack_name(env),
                 template,
+                openapi,
             })
         })
         .collect()
+}
+
+/// The file a stack's OpenAPI document is written to, beside its template.
+pub fn openapi_path(out: &Path, stack: &str) -> PathBuf {
+    out.join(format!("{stack}.openapi.json"))
 }
 
 /// The file a stack's template is written to.
@@ -43,7 +62,7 @@ pub fn template_path(out: &Path, stack: &str, ext: &str) -> PathBuf {
     out.join(format!("{stack}.template.{ext}"))
 }
 
-/// Writes the templates and prints one summary line each.
+/// Writes the templates and prints one summary line each; returns the template files.
 pub fn write(stacks: &[Stack], out: &Path, format: Format) -> Result<Vec<PathBuf>> {
     fs::create_dir_all(out).with_context(|| format!("cannot create the output folder {}", out.display()))?;
     let mut written = Vec::new();
@@ -77,6 +96,30 @@ pub fn write(stacks: &[Stack], out: &Path, format: Format) -> Result<Vec<PathBuf
     Ok(written)
 }
 
+/// Writes each stack's OpenAPI document beside its template and prints one summary line each.
+pub fn write_openapi(stacks: &[Stack], out: &Path) -> Result<Vec<PathBuf>> {
+    fs::create_dir_all(out).with_context(|| format!("cannot create the output folder {}", out.display()))?;
+    let mut written = Vec::new();
+    for s in stacks {
+        let path = openapi_path(out, &s.name);
+        let body = s.openapi_json();
+        fs::write(&path, &body).with_context(|| format!("cannot write {}", path.display()))?;
+        let operations: usize = s.openapi["paths"].as_object().map_or(0, |p| {
+            p.values().filter_map(Value::as_object).map(|m| m.len()).sum()
+        });
+        println!(
+            "{:<8} {:>3} operations {:>7} bytes (OpenAPI {})  {}",
+            s.env.name(),
+            operations,
+            body.len(),
+            openapi::OPENAPI_VERSION,
+            display_path(&path)
+        );
+        written.push(path);
+    }
+    Ok(written)
+}
+
 fn display_path(p: &Path) -> String {
     let root = crate::root();
     p.strip_prefix(&root).unwrap_or(p).display().to_string()
@@ -92,6 +135,11 @@ pub fn snapshot_path(dir: &Path, stack: &str) -> PathBuf {
     dir.join(format!("{stack}.snap"))
 }
 
+/// The snapshot of a stack's OpenAPI document in a snapshots folder.
+pub fn openapi_snapshot_path(dir: &Path, stack: &str) -> PathBuf {
+    dir.join(format!("{stack}.openapi.snap"))
+}
+
 /// The template inside an insta snapshot file (after its `---` header).
 pub fn snapshot_body(snap: &str) -> Option<&str> {
     let rest = snap.strip_prefix("---\n")?;
@@ -99,35 +147,76 @@ pub fn snapshot_body(snap: &str) -> Option<&str> {
     Some(&rest[end + 5..])
 }
 
-/// Compares each template with its committed snapshot. Returns a readable diff for each one
-/// that differs (or is missing); an empty list means everything is up to date.
-pub fn check(stacks: &[Stack], snapshots: &Path) -> Result<Vec<String>> {
+/// What a stale snapshot holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Generated {
+    Template,
+    OpenApi,
+}
+
+impl Generated {
+    /// The test whose snapshots these are; `INSTA_UPDATE=always` refreshes them.
+    pub fn snapshot_test(self) -> &'static str {
+        match self {
+            Generated::Template => "snapshots",
+            Generated::OpenApi => "openapi",
+        }
+    }
+}
+
+/// A snapshot that differs from the model (or is missing), with a readable diff.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stale {
+    pub what: Generated,
+    pub report: String,
+}
+
+/// Compares each template and OpenAPI document with its committed snapshot. Returns a
+/// readable diff for each one that differs (or is missing); an empty list means everything is
+/// up to date.
+pub fn check(stacks: &[Stack], snapshots: &Path) -> Result<Vec<Stale>> {
     let mut stale = Vec::new();
     for s in stacks {
-        let path = snapshot_path(snapshots, &s.name);
-        let yaml = s.template.to_yaml();
-        let Ok(snap) = fs::read_to_string(&path) else {
-            stale.push(format!("{}: missing", display_path(&path)));
-            continue;
-        };
-        let Some(committed) = snapshot_body(&snap) else {
-            bail!(
-                "{} is not an insta snapshot (no `---` header)",
-                display_path(&path)
-            );
-        };
-        if committed.trim_end() != yaml.trim_end() {
-            let diff = similar::TextDiff::from_lines(committed.trim_end(), yaml.trim_end());
-            let unified = diff
-                .unified_diff()
-                .context_radius(3)
-                .header(
-                    &format!("{} (committed)", display_path(&path)),
-                    &format!("{} (model)", s.name),
-                )
-                .to_string();
-            stale.push(unified);
+        let generated = [
+            (
+                Generated::Template,
+                snapshot_path(snapshots, &s.name),
+                s.template.to_yaml(),
+            ),
+            (
+                Generated::OpenApi,
+                openapi_snapshot_path(snapshots, &s.name),
+                s.openapi_json(),
+            ),
+        ];
+        for (what, path, body) in generated {
+            if let Some(report) = compare(&path, &body, &format!("{} (model)", s.name))? {
+                stale.push(Stale { what, report });
+            }
         }
     }
     Ok(stale)
+}
+
+/// A unified diff of a snapshot file against what the model gives, `None` when they agree.
+fn compare(path: &Path, body: &str, model: &str) -> Result<Option<String>> {
+    let Ok(snap) = fs::read_to_string(path) else {
+        return Ok(Some(format!("{}: missing", display_path(path))));
+    };
+    let Some(committed) = snapshot_body(&snap) else {
+        bail!(
+            "{} is not an insta snapshot (no `---` header)",
+            display_path(path)
+        );
+    };
+    if committed.trim_end() == body.trim_end() {
+        return Ok(None);
+    }
+    let diff = similar::TextDiff::from_lines(committed.trim_end(), body.trim_end());
+    Ok(Some(
+        diff.unified_diff()
+            .context_radius(3)
+            .header(&format!("{} (committed)", display_path(path)), model)
+            .to_string(),
+    ))
 }

@@ -65,8 +65,32 @@ pub const CHECKOV: PyTool = PyTool {
 /// The virtual environment the tools share.
 const SHARED: &str = "venv";
 
+/// openapi-spec-validator: checks the OpenAPI documents `cargo xtask synth` writes against the
+/// OpenAPI 3.1 specification's schema (`xtask/tests/openapi.rs`).
+pub const OPENAPI_SPEC_VALIDATOR: PyTool = PyTool {
+    requirement: "openapi-spec-validator==0.9.0",
+    executable: "openapi-spec-validator",
+    venv: SHARED,
+};
+
+/// schemathesis: the schema-driven fuzzer run from the dev OpenAPI document against the local
+/// system (`xtask/tests/fuzz.rs`). Needs Python 3.11 or newer.
+pub const SCHEMATHESIS: PyTool = PyTool {
+    requirement: "schemathesis==4.32.5",
+    executable: "schemathesis",
+    venv: SHARED,
+};
+
 /// Every tool the project uses, for `cargo xtask tools`.
-pub const ALL: &[PyTool] = &[CFN_LINT, MOTO, ZIGLANG, CARGO_ZIGBUILD, CHECKOV];
+pub const ALL: &[PyTool] = &[
+    CFN_LINT,
+    MOTO,
+    ZIGLANG,
+    CARGO_ZIGBUILD,
+    CHECKOV,
+    OPENAPI_SPEC_VALIDATOR,
+    SCHEMATHESIS,
+];
 
 /// The folder the tools live in.
 pub fn dir() -> PathBuf {
@@ -144,7 +168,7 @@ fn install(tool: &PyTool) -> Result<()> {
     )
     .with_context(|| {
         format!(
-            "pip could not install {}: check that PyPI is reachable",
+            "pip could not install {}: check that PyPI is reachable and that python3 is new enough for it (pip's output above names the Requires-Python)",
             tool.requirement
         )
     })?;

@@ -68,10 +68,13 @@ fn synth_writes_three_templates_with_identical_bytes_each_time() {
     assert_eq!(
         names,
         [
+            "orders-dev.openapi.json",
             "orders-dev.template.json",
             "orders-dev.template.yaml",
+            "orders-prod.openapi.json",
             "orders-prod.template.json",
             "orders-prod.template.yaml",
+            "orders-staging.openapi.json",
             "orders-staging.template.json",
             "orders-staging.template.yaml"
         ]

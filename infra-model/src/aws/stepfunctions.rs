@@ -428,7 +428,8 @@ impl Resource for StateMachine {
     fn properties(&self) -> Value {
         // The ASL goes in as indented JSON inside `Fn::Sub`: readable in the YAML template, and
         // the form every CloudFormation implementation accepts.
-        let asl = serde_json::to_string_pretty(&crate::cfn::sorted(self.definition.to_asl())).unwrap_or_default();
+        let asl =
+            serde_json::to_string_pretty(&crate::cfn::sorted(self.definition.to_asl())).unwrap_or_default();
         let mut p = json!({
             "StateMachineName": self.name,
             "StateMachineType": "STANDARD",

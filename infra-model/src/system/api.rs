@@ -2,14 +2,15 @@
 //! and read by synthesis (API Gateway), the local server of `cargo xtask dev`, the handlers
 //! (each receives its matched route) and the OpenAPI document.
 
-use schemars::JsonSchema;
 use serde_json::Value;
 
 use super::functions::{BUSINESS_API, HEALTH, INVENTORY_API, ORDERS_API};
 use crate::contract::api::{
-    CreateOrderRequest, ErrorCode, Operation, PutInventoryRequest, RegisterBusinessRequest, limits,
+    CreateOrderRequest, CreateOrderResponse, DetailedHealthResponse, ErrorCode, HealthResponse,
+    InventoryItem, ListInventoryResponse, ListOrdersResponse, Operation, OrderView, PutInventoryRequest,
+    RegisterBusinessRequest, RegisterBusinessResponse, limits,
 };
-use crate::contract::schema::api_gateway_schema;
+use crate::decl::route::{Reply, TypeSchema};
 use crate::decl::{Body, Function, Method, Param, ParamSchema, Route};
 
 /// The stack output holding the API's base URL.
@@ -19,25 +20,14 @@ pub const KEY_ID_OUTPUT: &str = "ApiKeyId";
 /// The header that carries the API key.
 pub const API_KEY_HEADER: &str = "x-api-key";
 
-fn model<T: JsonSchema>() -> Value {
-    api_gateway_schema::<T>()
-}
-
-pub static CREATE_ORDER_BODY: Body = Body {
-    name: "CreateOrderRequest",
-    description: "The body of POST /orders",
-    schema: model::<CreateOrderRequest>,
-};
-pub static PUT_INVENTORY_BODY: Body = Body {
-    name: "PutInventoryRequest",
-    description: "The body of PUT /inventory/{sku}",
-    schema: model::<PutInventoryRequest>,
-};
-pub static REGISTER_BUSINESS_BODY: Body = Body {
-    name: "RegisterBusinessRequest",
-    description: "The body of POST /auth/register-business",
-    schema: model::<RegisterBusinessRequest>,
-};
+pub static CREATE_ORDER_BODY: Body =
+    Body::of::<CreateOrderRequest>("CreateOrderRequest", "The body of POST /orders");
+pub static PUT_INVENTORY_BODY: Body =
+    Body::of::<PutInventoryRequest>("PutInventoryRequest", "The body of PUT /inventory/{sku}");
+pub static REGISTER_BUSINESS_BODY: Body = Body::of::<RegisterBusinessRequest>(
+    "RegisterBusinessRequest",
+    "The body of POST /auth/register-business",
+);
 
 /// The parameters the routes read.
 pub mod params {
@@ -97,14 +87,62 @@ pub mod params {
             pattern: None,
         },
     };
+    /// `order_core::idempotency::parse_idempotency_key` holds the rule.
+    pub static IDEMPOTENCY_KEY: Param = Param {
+        name: "Idempotency-Key",
+        description: "Makes a retry safe: a request repeated with the same key and the same body \
+                      gets the first answer again and creates nothing (for 24 hours); the same key \
+                      with another body is a 422, and while the first request runs, a 409",
+        schema: ParamSchema::Text {
+            min_length: 1,
+            max_length: 255,
+            pattern: Some("^[!-~]+$"),
+        },
+    };
 }
 
+/// What the routes answer when they work.
+mod replies {
+    use super::*;
+
+    const fn ok<T: schemars::JsonSchema>(status: u16, description: &'static str) -> Reply {
+        Reply {
+            status,
+            description,
+            body: TypeSchema::of::<T>(),
+        }
+    }
+
+    pub static HEALTH: &[Reply] = &[ok::<HealthResponse>(200, "The service answers")];
+    pub static DETAILED_HEALTH: &[Reply] = &[
+        ok::<DetailedHealthResponse>(200, "Every table and the queue answered"),
+        ok::<DetailedHealthResponse>(
+            503,
+            "A table or the queue did not answer: `dependencies` says which and why",
+        ),
+    ];
+    pub static REGISTER_BUSINESS: &[Reply] =
+        &[ok::<RegisterBusinessResponse>(201, "The business is registered")];
+    pub static CREATE_ORDER: &[Reply] = &[ok::<CreateOrderResponse>(
+        202,
+        "The order is stored PENDING; reservation, payment and shipping follow (GET /orders/{orderId})",
+    )];
+    pub static LIST_ORDERS: &[Reply] = &[ok::<ListOrdersResponse>(200, "A page of orders")];
+    pub static ORDER: &[Reply] = &[ok::<OrderView>(200, "The order")];
+    pub static PRODUCT_STORED: &[Reply] = &[ok::<InventoryItem>(200, "The product as stored")];
+    pub static LIST_INVENTORY: &[Reply] = &[ok::<ListInventoryResponse>(200, "A page of products")];
+    pub static PRODUCT: &[Reply] = &[ok::<InventoryItem>(200, "The product")];
+}
+
+#[allow(clippy::too_many_arguments)]
 const fn route(
     operation: Operation,
     method: Method,
     path: &'static str,
     function: &'static Function,
     api_key: bool,
+    summary: &'static str,
+    replies: &'static [Reply],
 ) -> Route {
     Route {
         operation,
@@ -115,19 +153,41 @@ const fn route(
         body: None,
         path_params: &[],
         query: &[],
+        headers: &[],
+        summary,
+        replies,
+        errors: &[],
     }
 }
 
 /// Every route of the API. Health and sign-up are public; orders and inventory need the key.
 pub static ROUTES: &[Route] = &[
-    route(Operation::GetRoot, Method::Get, "/", &HEALTH, false),
-    route(Operation::GetHealth, Method::Get, "/health", &HEALTH, false),
+    route(
+        Operation::GetRoot,
+        Method::Get,
+        "/",
+        &HEALTH,
+        false,
+        "Who answers: the service, its version and environment",
+        replies::HEALTH,
+    ),
+    route(
+        Operation::GetHealth,
+        Method::Get,
+        "/health",
+        &HEALTH,
+        false,
+        "Whether the service answers",
+        replies::HEALTH,
+    ),
     route(
         Operation::GetDetailedHealth,
         Method::Get,
         "/health/detailed",
         &HEALTH,
         false,
+        "Whether every table and the queue answer, with their latency",
+        replies::DETAILED_HEALTH,
     ),
     route(
         Operation::GetAuthHealth,
@@ -135,20 +195,35 @@ pub static ROUTES: &[Route] = &[
         "/auth/health",
         &HEALTH,
         false,
+        "Whether the sign-up service answers",
+        replies::HEALTH,
     ),
     Route {
         body: Some(&REGISTER_BUSINESS_BODY),
+        errors: &[ErrorCode::Conflict],
         ..route(
             Operation::RegisterBusiness,
             Method::Post,
             "/auth/register-business",
             &BUSINESS_API,
             false,
+            "Register a business (an e-mail address registers once: 409 the second time)",
+            replies::REGISTER_BUSINESS,
         )
     },
     Route {
         body: Some(&CREATE_ORDER_BODY),
-        ..route(Operation::CreateOrder, Method::Post, "/orders", &ORDERS_API, true)
+        headers: &[&params::IDEMPOTENCY_KEY],
+        errors: &[ErrorCode::Conflict, ErrorCode::IdempotencyKeyReused],
+        ..route(
+            Operation::CreateOrder,
+            Method::Post,
+            "/orders",
+            &ORDERS_API,
+            true,
+            "Place an order, priced from the stored prices; stored PENDING",
+            replies::CREATE_ORDER,
+        )
     },
     Route {
         query: &[
@@ -158,16 +233,27 @@ pub static ROUTES: &[Route] = &[
             &params::SORT_ORDER,
             &params::NEXT_TOKEN,
         ],
-        ..route(Operation::ListOrders, Method::Get, "/orders", &ORDERS_API, true)
+        ..route(
+            Operation::ListOrders,
+            Method::Get,
+            "/orders",
+            &ORDERS_API,
+            true,
+            "List orders by status or by customer (exactly one of the two), newest first by default",
+            replies::LIST_ORDERS,
+        )
     },
     Route {
         path_params: &[&params::ORDER_ID],
+        errors: &[ErrorCode::NotFound],
         ..route(
             Operation::GetOrder,
             Method::Get,
             "/orders/{orderId}",
             &ORDERS_API,
             true,
+            "Read an order: its lines, total, status history, payment and shipment",
+            replies::ORDER,
         )
     },
     Route {
@@ -179,6 +265,8 @@ pub static ROUTES: &[Route] = &[
             "/inventory/{sku}",
             &INVENTORY_API,
             true,
+            "Create or replace a product: stock, price, name and description",
+            replies::PRODUCT_STORED,
         )
     },
     Route {
@@ -189,16 +277,21 @@ pub static ROUTES: &[Route] = &[
             "/inventory",
             &INVENTORY_API,
             true,
+            "List the products, a page at a time",
+            replies::LIST_INVENTORY,
         )
     },
     Route {
         path_params: &[&params::SKU],
+        errors: &[ErrorCode::NotFound],
         ..route(
             Operation::GetInventoryItem,
             Method::Get,
             "/inventory/{sku}",
             &INVENTORY_API,
             true,
+            "Read a product",
+            replies::PRODUCT,
         )
     },
 ];
@@ -375,6 +468,42 @@ mod tests {
             assert_eq!(r.function.trigger, Trigger::Api, "{} {}", r.method, r.path);
             assert!(operations.insert(r.operation), "{:?} twice", r.operation);
         }
+    }
+
+    #[test]
+    fn every_route_declares_one_success_and_unique_statuses() {
+        for r in ROUTES {
+            let statuses: Vec<u16> = r.replies.iter().map(|reply| reply.status).collect();
+            let success = statuses.iter().filter(|s| (200..300).contains(*s)).count();
+            assert_eq!(success, 1, "{} {}: {statuses:?}", r.method, r.path);
+            let mut unique = statuses.clone();
+            unique.dedup();
+            assert_eq!(unique, statuses, "{} {}", r.method, r.path);
+            assert!(!r.summary.is_empty());
+        }
+        let health = route_of("GET", "/health/detailed").unwrap();
+        assert_eq!(
+            health.replies.iter().map(|r| r.status).collect::<Vec<_>>(),
+            [200, 503]
+        );
+    }
+
+    #[test]
+    fn every_request_header_may_be_sent_by_a_browser() {
+        for r in ROUTES {
+            for h in r.headers {
+                assert!(
+                    CORS_ALLOWED_HEADERS
+                        .iter()
+                        .any(|c| c.eq_ignore_ascii_case(h.name)),
+                    "{} is not in CORS_ALLOWED_HEADERS",
+                    h.name
+                );
+            }
+        }
+        // The Idempotency-Key's description says how long a key holds.
+        assert_eq!(crate::contract::tables::idempotency::TTL_SECONDS, 24 * 3600);
+        assert!(params::IDEMPOTENCY_KEY.description.contains("24 hours"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod api;
 mod build;
 pub mod env;
 pub mod functions;
+pub mod openapi;
 pub mod resources;
 mod security;
 pub mod workflow;

@@ -306,7 +306,8 @@ impl Served {
 
     fn add_with<R: Resource>(&mut self, t: &mut Template, id: &str, r: R, options: Options) -> Handle<R> {
         self.snapshot.push_str(id);
-        self.snapshot.push_str(&crate::cfn::sorted(r.properties()).to_string());
+        self.snapshot
+            .push_str(&crate::cfn::sorted(r.properties()).to_string());
         let h = t.add_with(id, r, options);
         self.handles.push(h.any());
         h
