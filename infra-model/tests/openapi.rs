@@ -326,7 +326,10 @@ fn error_statuses_follow_from_the_declaration() {
     let create = op(&d, route(Operation::CreateOrder));
     assert_eq!(codes(&d, create, 400), ["MALFORMED_JSON", "VALIDATION_FAILED"]);
     assert_eq!(codes(&d, create, 409), ["CONFLICT"]);
-    assert_eq!(codes(&d, create, 422), ["IDEMPOTENCY_KEY_REUSED"]);
+    assert_eq!(
+        codes(&d, create, 422),
+        ["IDEMPOTENCY_KEY_REUSED", "BUSINESS_RULE"]
+    );
     assert_eq!(
         codes(&d, op(&d, route(Operation::ListOrders)), 400),
         ["INVALID_QUERY"]

@@ -185,7 +185,7 @@ fn python3() -> Result<PathBuf> {
         }
     }
     bail!(
-        "python3 was not found on PATH: install Python 3.9 or newer (it is needed for cfn-lint and the local AWS emulator)"
+        "python3 was not found on PATH: install Python 3.11 or newer (it is needed for cfn-lint, the local AWS emulator and the API fuzzer)"
     )
 }
 

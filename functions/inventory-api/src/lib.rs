@@ -81,7 +81,7 @@ impl InventoryApi {
             None => None,
             Some(token) => match pagination::decode(token, &fingerprint, &self.token_key) {
                 Ok(cursor) => json_to_item(&cursor).ok(),
-                Err(e) => return problem(req, cors, &ApiProblem::invalid_query("nextToken", e)),
+                Err(e) => return problem(req, cors, &ApiProblem::from(e)),
             },
         };
         let limit = i32::try_from(query.limit).unwrap_or(20);

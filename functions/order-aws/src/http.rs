@@ -3,7 +3,7 @@
 
 use infra_model::contract::api::{ApiError, ErrorCode, Operation};
 use infra_model::decl::Route;
-use infra_model::system::api::{methods_of, route_of};
+use infra_model::system::api::{methods_of, params, route_of};
 use lambda_http::http::header::{CONTENT_TYPE, HeaderValue};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -70,11 +70,12 @@ pub struct ApiRequest {
 
 impl ApiRequest {
     pub fn from_lambda(req: &Request) -> ApiRequest {
+        // A value that is not visible ASCII is kept (lossily), so that its rule refuses it
+        // instead of it passing as absent.
         let header = |name: &str| {
             req.headers()
                 .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         };
         let (request_id, resource) = match req.request_context_ref() {
             Some(RequestContext::ApiGatewayV1(ctx)) => (ctx.request_id.clone(), ctx.resource_path.clone()),
@@ -102,7 +103,7 @@ impl ApiRequest {
             query,
             content_type: header("content-type"),
             origin: header("origin"),
-            idempotency_key: header("idempotency-key"),
+            idempotency_key: header(&params::IDEMPOTENCY_KEY.name.to_ascii_lowercase()),
             body: req.body().as_ref().to_vec(),
             request_id,
         }

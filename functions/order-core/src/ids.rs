@@ -28,7 +28,6 @@ pub fn is_uuid(s: &str) -> bool {
 
 /// An order id from a path (`/orders/{orderId}`), in lower case. Problems name `orderId`.
 pub fn parse_order_id(s: &str) -> Result<String, ApiProblem> {
-    let s = s.trim();
     if is_uuid(s) {
         Ok(s.to_ascii_lowercase())
     } else {

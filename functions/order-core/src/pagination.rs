@@ -31,7 +31,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac;
-use infra_model::contract::api::OrderStatus;
+use infra_model::contract::api::{ErrorCode, OrderStatus};
 use infra_model::contract::tables::orders::STATUS_SHARDS;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -43,7 +43,8 @@ use crate::query::{ListInventoryQuery, ListOrdersQuery, OrdersFilter, SortOrder}
 /// The version written in every token.
 pub const TOKEN_VERSION: u64 = 1;
 
-/// Why a `nextToken` is refused. Every variant is a 400 `INVALID_QUERY`.
+/// Why a `nextToken` of the right form is refused: 422 `INVALID_TOKEN` (one of the wrong form
+/// is the query's 400, see [`crate::query`]).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     #[error("is not a token this API issued")]
@@ -62,7 +63,7 @@ pub enum TokenError {
 
 impl From<TokenError> for ApiProblem {
     fn from(e: TokenError) -> ApiProblem {
-        ApiProblem::invalid_query("nextToken", e)
+        ApiProblem::new(ErrorCode::InvalidToken, format!("Refused field nextToken: {e}"))
     }
 }
 
@@ -510,7 +511,7 @@ mod tests {
         }
         // The token does not take part in the fingerprint.
         assert_eq!(
-            orders_query_fingerprint(&query(&[("status", "PAID"), ("nextToken", "x")])),
+            orders_query_fingerprint(&query(&[("status", "PAID"), ("nextToken", "x.y")])),
             paid
         );
         let inventory = inventory_query_fingerprint(&ListInventoryQuery {
@@ -551,18 +552,20 @@ mod tests {
     }
 
     #[test]
-    fn token_errors_are_invalid_query_problems() {
+    fn token_errors_are_invalid_token_problems() {
+        // A token of the right form that this API did not issue is refused by what the API
+        // knows, not by the schema: 422.
         let p: ApiProblem = TokenError::BadSignature.into();
-        assert_eq!(p.status, 400);
-        assert_eq!(p.code, infra_model::contract::api::ErrorCode::InvalidQuery);
+        assert_eq!(p.status, 422);
+        assert_eq!(p.code, ErrorCode::InvalidToken);
         assert_eq!(
             p.message,
-            "Invalid field nextToken: has been altered or was issued by another deployment"
+            "Refused field nextToken: has been altered or was issued by another deployment"
         );
         let p: ApiProblem = TokenError::OtherQuery.into();
         assert_eq!(
             p.message,
-            "Invalid field nextToken: belongs to another query: keep status, customerEmail, sortOrder and limit the same while paging"
+            "Refused field nextToken: belongs to another query: keep status, customerEmail, sortOrder and limit the same while paging"
         );
     }
 

@@ -119,6 +119,7 @@ mod tests {
                 (405, "METHOD_NOT_ALLOWED"),
                 (409, "CONFLICT"),
                 (422, "IDEMPOTENCY_KEY_REUSED"),
+                (422, "INVALID_TOKEN"),
                 (422, "BUSINESS_RULE"),
                 (429, "TOO_MANY_REQUESTS"),
                 (503, "SERVICE_UNAVAILABLE"),

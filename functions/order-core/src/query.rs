@@ -13,13 +13,13 @@
 //! client can always send the token it last received. Values arrive URL-decoded (API Gateway
 //! decodes them); every problem is a 400 `INVALID_QUERY`.
 
-use infra_model::contract::api::{ErrorCode, OrderStatus, limits};
+use infra_model::contract::api::{ErrorCode, OrderStatus, limits, patterns};
 
 use crate::problem::ApiProblem;
-use crate::text::{email_problem, normalize_email};
+use crate::text::{email_problem, matches, normalize_email};
 
 /// The longest `nextToken` accepted.
-pub const MAX_TOKEN_LEN: usize = 4096;
+pub const MAX_TOKEN_LEN: usize = limits::MAX_TOKEN;
 
 /// The order of a listing by creation time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -112,12 +112,18 @@ fn parse_limit(value: Option<&str>) -> Result<u32, ApiProblem> {
     }
 }
 
+/// A token of the form pages give ([`patterns::TOKEN`], at most [`MAX_TOKEN_LEN`]); whether
+/// this API issued it for this query is [`crate::pagination`]'s to say (422).
 fn parse_token(value: Option<&str>) -> Result<Option<String>, ApiProblem> {
     match value {
         None | Some("") => Ok(None),
         Some(t) if t.len() > MAX_TOKEN_LEN => Err(ApiProblem::invalid_query(
             "nextToken",
             format!("must be at most {MAX_TOKEN_LEN} characters"),
+        )),
+        Some(t) if !matches(patterns::TOKEN, t) => Err(ApiProblem::invalid_query(
+            "nextToken",
+            "must be the nextToken of the previous page, unchanged",
         )),
         Some(t) => Ok(Some(t.to_owned())),
     }
@@ -146,6 +152,16 @@ pub fn parse_list_orders_query<'a>(
             None => Ok(normalize_email(e)),
         })
         .transpose()?;
+    let sort_order = match sort {
+        None => SortOrder::default(),
+        Some("asc") => SortOrder::Asc,
+        Some("desc") => SortOrder::Desc,
+        Some(_) => return Err(ApiProblem::invalid_query("sortOrder", "must be asc or desc")),
+    };
+    let limit = parse_limit(limit)?;
+    let next_token = parse_token(token)?;
+    // Every parameter is checked against its schema first (400); the rule that no schema can
+    // state comes last (422).
     let filter = match (status, email) {
         (status, Some(email)) => OrdersFilter::Customer { email, status },
         (Some(status), None) => OrdersFilter::Status(status),
@@ -157,17 +173,11 @@ pub fn parse_list_orders_query<'a>(
             ));
         }
     };
-    let sort_order = match sort {
-        None => SortOrder::default(),
-        Some("asc") => SortOrder::Asc,
-        Some("desc") => SortOrder::Desc,
-        Some(_) => return Err(ApiProblem::invalid_query("sortOrder", "must be asc or desc")),
-    };
     Ok(ListOrdersQuery {
         filter,
-        limit: parse_limit(limit)?,
+        limit,
         sort_order,
-        next_token: parse_token(token)?,
+        next_token,
     })
 }
 
@@ -273,6 +283,18 @@ mod tests {
             orders_err(&[("status", "PAID"), ("status", "SHIPPED")]),
             "Invalid field status: must be given at most once"
         );
+    }
+
+    #[test]
+    fn a_token_of_the_wrong_form_is_a_bad_query() {
+        for bad in ["abc", "a.b.c", "a b.c", "x."] {
+            assert_eq!(
+                orders_err(&[("status", "PAID"), ("nextToken", bad)]),
+                "Invalid field nextToken: must be the nextToken of the previous page, unchanged",
+                "{bad}"
+            );
+        }
+        assert!(orders(&[("status", "PAID"), ("nextToken", "eyJ2IjoxfQ.c2ln")]).is_ok());
     }
 
     #[test]

@@ -106,12 +106,6 @@ pub fn parse_create_order(body: &[u8], content_type: Option<&str>) -> Result<Cre
     let mut items = Vec::with_capacity(raw.items.len());
     for (i, item) in raw.items.into_iter().enumerate() {
         let sku = sku_field(&format!("items[{i}].sku"), &item.sku)?;
-        if let Some(first) = items.iter().position(|seen: &OrderItemRequest| seen.sku == sku) {
-            return Err(ApiProblem::business_rule(
-                &format!("items[{i}].sku"),
-                format!("duplicates items[{first}].sku; list each SKU once with the total quantity"),
-            ));
-        }
         let product_name = text_field(
             &format!("items[{i}].productName"),
             &item.product_name,
@@ -136,6 +130,15 @@ pub fn parse_create_order(body: &[u8], content_type: Option<&str>) -> Result<Cre
         limits::MIN_COUNTRY,
         limits::MAX_COUNTRY,
     )?;
+    // The schema's rules are all checked (400); the business rules come after (422).
+    for (i, item) in items.iter().enumerate() {
+        if let Some(first) = items[..i].iter().position(|seen| seen.sku == item.sku) {
+            return Err(ApiProblem::business_rule(
+                &format!("items[{i}].sku"),
+                format!("duplicates items[{first}].sku; list each SKU once with the total quantity"),
+            ));
+        }
+    }
     if Country::parse(&country).is_none() {
         return Err(ApiProblem::business_rule(
             "shippingAddress.country",
@@ -872,7 +875,7 @@ mod tests {
         for ok in ["+1 (555) 123-4567", "0301234567", "+49 30 1234567"] {
             assert!(change("phone", json!(ok)).is_ok(), "{ok}");
         }
-        let phone_rule = "Invalid field phone: must be a phone number of at most 32 characters: an optional '+' and 7 to 15 digits, which spaces, parentheses and hyphens may separate";
+        let phone_rule = "Invalid field phone: must be a phone number of at most 48 characters: an optional '+' and 7 to 15 digits, which spaces, parentheses and hyphens may separate";
         for bad in [
             "123",
             "++1234567890",

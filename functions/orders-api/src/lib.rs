@@ -71,12 +71,14 @@ impl OrdersApi {
     async fn create(&self, req: &ApiRequest, now_ms: i64) -> Response<Body> {
         let cors = &self.config.cors;
         let origin = req.origin.as_deref();
-        let order = match parse_create_order(&req.body, req.content_type.as_deref()) {
-            Ok(o) => o,
-            Err(p) => return problem(req, cors, &p),
-        };
+        // The header's schema first: every schema rule is answered (400) before a business rule
+        // of the body (422).
         let key = match idem::parse_idempotency_key(req.idempotency_key.as_deref()) {
             Ok(k) => k.map(|k| idem::record_key("POST /orders", &k)),
+            Err(p) => return problem(req, cors, &p),
+        };
+        let order = match parse_create_order(&req.body, req.content_type.as_deref()) {
+            Ok(o) => o,
             Err(p) => return problem(req, cors, &p),
         };
         let now_s = u64::try_from(now_ms / 1000).unwrap_or(0);
@@ -198,8 +200,7 @@ impl OrdersApi {
             Err(p) => return problem(req, cors, &p),
         };
         let fingerprint = orders_query_fingerprint(&query);
-        let bad_token =
-            |e: pagination::TokenError| problem(req, cors, &ApiProblem::invalid_query("nextToken", e));
+        let bad_token = |e: pagination::TokenError| problem(req, cors, &ApiProblem::from(e));
         let limit = i32::try_from(query.limit).unwrap_or(20);
         let ascending = query.sort_order.scan_index_forward();
         let (orders, next) = match &query.filter {

@@ -25,10 +25,13 @@ pub mod limits {
     pub const MAX_BODY_BYTES: usize = 64 * 1024;
     /// A SKU: letters, digits, `.`, `_` and `-`, starting with a letter or digit.
     pub const SKU_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
+    /// The longest `nextToken` accepted.
+    pub const MAX_TOKEN: usize = 4096;
     /// The longest postal code.
     pub const MAX_POSTAL_CODE: usize = 20;
-    /// The longest phone number (its separators included).
-    pub const MAX_PHONE: usize = 32;
+    /// The longest phone number (its separators included): what [`super::patterns::PHONE`]
+    /// allows at most.
+    pub const MAX_PHONE: usize = 48;
     /// The longest Cognito user id.
     pub const MAX_COGNITO_USER_ID: usize = 128;
     /// The shortest and longest country (an ISO 3166 code or an English name).
@@ -52,19 +55,30 @@ pub mod patterns {
     pub const EMAIL: &str = "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]$";
     /// A phone number: an optional `+`, then 7 to 15 digits, which spaces, parentheses and
     /// hyphens may separate.
-    pub const PHONE: &str = "^\\+?[ ()-]*([0-9][ ()-]*){7,15}$";
+    pub const PHONE: &str = "^\\+?[ ()-]{0,2}([0-9][ ()-]{0,2}){7,15}$";
     /// A postal code: ASCII letters and digits, with inner spaces or hyphens.
-    pub const POSTAL_CODE: &str = "^[A-Za-z0-9]([A-Za-z0-9 -]*[A-Za-z0-9])?$";
+    pub const POSTAL_CODE: &str = "^[A-Za-z0-9]([A-Za-z0-9 -]{0,18}[A-Za-z0-9])?$";
     /// A Cognito user id: visible ASCII, no spaces.
-    pub const COGNITO_USER_ID: &str = "^[!-~]+$";
+    pub const COGNITO_USER_ID: &str = "^[!-~]{1,128}$";
     /// An order id (a UUID, either case).
     pub const ORDER_ID: &str =
         "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$";
     /// A SKU.
     pub const SKU: &str = super::limits::SKU_PATTERN;
+    /// A `nextToken` as a page gave it (two base64url parts and a dot), or nothing.
+    pub const TOKEN: &str = "^([A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+)?$";
 
     /// Every pattern above.
-    pub const ALL: [&str; 7] = [VISIBLE, EMAIL, PHONE, POSTAL_CODE, COGNITO_USER_ID, ORDER_ID, SKU];
+    pub const ALL: [&str; 8] = [
+        VISIBLE,
+        EMAIL,
+        PHONE,
+        POSTAL_CODE,
+        COGNITO_USER_ID,
+        ORDER_ID,
+        SKU,
+        TOKEN,
+    ];
 }
 
 /// How the customer pays.
@@ -376,6 +390,9 @@ pub enum ErrorCode {
     Conflict,
     /// The same `Idempotency-Key` was used with a different body.
     IdempotencyKeyReused,
+    /// A `nextToken` of the right form that this API did not issue for this query (altered,
+    /// or from another query, deployment or version): start again without it.
+    InvalidToken,
     /// The request is well formed but a business rule refuses it: an unknown SKU, a SKU
     /// listed twice, a country we do not ship to, a total over the limit, a listing without a
     /// filter.
@@ -389,7 +406,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::MalformedJson,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::PayloadTooLarge,
@@ -400,6 +417,7 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::Conflict,
         ErrorCode::IdempotencyKeyReused,
+        ErrorCode::InvalidToken,
         ErrorCode::BusinessRule,
         ErrorCode::TooManyRequests,
         ErrorCode::ServiceUnavailable,
@@ -416,7 +434,7 @@ impl ErrorCode {
             ErrorCode::Conflict => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
-            ErrorCode::IdempotencyKeyReused | ErrorCode::BusinessRule => 422,
+            ErrorCode::IdempotencyKeyReused | ErrorCode::InvalidToken | ErrorCode::BusinessRule => 422,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::InternalError => 500,
             ErrorCode::ServiceUnavailable => 503,
@@ -437,6 +455,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            ErrorCode::InvalidToken => "INVALID_TOKEN",
             ErrorCode::BusinessRule => "BUSINESS_RULE",
             ErrorCode::TooManyRequests => "TOO_MANY_REQUESTS",
             ErrorCode::ServiceUnavailable => "SERVICE_UNAVAILABLE",

@@ -28,7 +28,7 @@ pub use function::{
     QueueUrl, SecretArn, Sizing, StateMachineArn, StreamEvent, StreamFilter, StreamTrigger, TableName,
     TopicArn, Trigger,
 };
-pub use route::{Body, Method, Param, ParamSchema, Route};
+pub use route::{Body, ErrorReply, Method, Param, ParamIn, ParamSchema, Reply, Route, TypeSchema};
 
 /// String equality usable in constants: the compile-time check that a handler crate reads its
 /// own function's bindings ([`crate::bindings!`]).

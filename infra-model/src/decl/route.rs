@@ -365,6 +365,7 @@ mod tests {
                 "FORBIDDEN",
                 "CONFLICT",
                 "IDEMPOTENCY_KEY_REUSED",
+                "BUSINESS_RULE",
                 "TOO_MANY_REQUESTS",
                 "SERVICE_UNAVAILABLE",
                 "INTERNAL_ERROR"

@@ -8,7 +8,7 @@ use super::functions::{BUSINESS_API, HEALTH, INVENTORY_API, ORDERS_API};
 use crate::contract::api::{
     CreateOrderRequest, CreateOrderResponse, DetailedHealthResponse, ErrorCode, HealthResponse,
     InventoryItem, ListInventoryResponse, ListOrdersResponse, Operation, OrderView, PutInventoryRequest,
-    RegisterBusinessRequest, RegisterBusinessResponse, limits,
+    RegisterBusinessRequest, RegisterBusinessResponse, limits, patterns,
 };
 use crate::decl::route::{Reply, TypeSchema};
 use crate::decl::{Body, Function, Method, Param, ParamSchema, Route};
@@ -62,7 +62,7 @@ pub mod params {
         schema: ParamSchema::Text {
             min_length: 3,
             max_length: limits::MAX_EMAIL as u32,
-            pattern: None,
+            pattern: Some(patterns::EMAIL),
         },
     };
     pub static LIMIT: Param = Param {
@@ -83,8 +83,8 @@ pub mod params {
         description: "The nextToken of the previous page, unchanged",
         schema: ParamSchema::Text {
             min_length: 0,
-            max_length: 8192,
-            pattern: None,
+            max_length: limits::MAX_TOKEN as u32,
+            pattern: Some(patterns::TOKEN),
         },
     };
     /// `order_core::idempotency::parse_idempotency_key` holds the rule.
@@ -214,7 +214,11 @@ pub static ROUTES: &[Route] = &[
     Route {
         body: Some(&CREATE_ORDER_BODY),
         headers: &[&params::IDEMPOTENCY_KEY],
-        errors: &[ErrorCode::Conflict, ErrorCode::IdempotencyKeyReused],
+        errors: &[
+            ErrorCode::Conflict,
+            ErrorCode::IdempotencyKeyReused,
+            ErrorCode::BusinessRule,
+        ],
         ..route(
             Operation::CreateOrder,
             Method::Post,
@@ -233,13 +237,15 @@ pub static ROUTES: &[Route] = &[
             &params::SORT_ORDER,
             &params::NEXT_TOKEN,
         ],
+        errors: &[ErrorCode::BusinessRule, ErrorCode::InvalidToken],
         ..route(
             Operation::ListOrders,
             Method::Get,
             "/orders",
             &ORDERS_API,
             true,
-            "List orders by status or by customer (exactly one of the two), newest first by default",
+            "List orders by status, by customer, or a customer's orders in a status (at least one filter: \
+             422 BUSINESS_RULE without), newest first by default",
             replies::LIST_ORDERS,
         )
     },
@@ -271,6 +277,7 @@ pub static ROUTES: &[Route] = &[
     },
     Route {
         query: &[&params::LIMIT, &params::NEXT_TOKEN],
+        errors: &[ErrorCode::InvalidToken],
         ..route(
             Operation::ListInventory,
             Method::Get,

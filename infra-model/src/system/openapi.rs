@@ -152,12 +152,13 @@ pub fn info(env: Env, servers: Vec<Server>) -> ApiInfo {
     }
 }
 
-/// The answers API Gateway gives itself in a 5xx status (a function that failed or timed out),
-/// which any route can meet: `(status, code)`.
+/// The answers API Gateway gives itself that any route can meet: a 5xx (a function that failed
+/// or timed out) and 413 for a request over its size quotas (the request line and headers are
+/// limited too, not only bodies): `(status, code)`.
 pub fn gateway_failures() -> Vec<(u16, ErrorCode)> {
     GATEWAY_RESPONSES
         .iter()
-        .filter(|g| g.status() >= 500)
+        .filter(|g| g.status() >= 500 || g.kind == "REQUEST_TOO_LARGE")
         .map(|g| (g.status(), g.code))
         .collect()
 }

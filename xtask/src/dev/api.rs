@@ -35,6 +35,9 @@ use serde_json::{Map, Value, json};
 use super::sources::invoke;
 use crate::runtime_api::{LocalFunction, uuid_v4};
 
+/// The most bytes of request line and headers a request may have (API Gateway's REST quota).
+const MAX_HEAD_BYTES: usize = 10_240;
+
 /// A token bucket: `rate` per second, at most `burst`.
 pub struct Bucket {
     rate: f64,
@@ -147,8 +150,8 @@ impl Api {
         let mut writer = write_half;
         let mut reader = BufReader::new(stream);
         while !stop.load(Ordering::Relaxed) {
-            let mut line = String::new();
-            match reader.read_line(&mut line) {
+            let mut raw = Vec::new();
+            match reader.read_until(b'\n', &mut raw) {
                 Ok(0) => return,
                 Ok(_) => {}
                 Err(e)
@@ -161,10 +164,14 @@ impl Api {
                 }
                 Err(_) => return,
             }
-            let line = line.trim_end().to_owned();
+            // Header bytes are not necessarily UTF-8: read them as bytes, never drop the
+            // connection over them.
+            let line = String::from_utf8_lossy(&raw).trim_end().to_owned();
             if line.is_empty() {
                 continue;
             }
+            let mut head_bytes = raw.len();
+            let mut bad_header = false;
             let mut parts = line.split_whitespace();
             let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
                 return;
@@ -172,17 +179,20 @@ impl Api {
             let (method, target) = (method.to_owned(), target.to_owned());
             let mut headers: Vec<(String, String)> = Vec::new();
             loop {
-                let mut h = String::new();
-                match reader.read_line(&mut h) {
+                let mut h = Vec::new();
+                match reader.read_until(b'\n', &mut h) {
                     Ok(0) => return,
                     Ok(_) => {}
                     Err(_) => return,
                 }
+                head_bytes += h.len();
+                let h = String::from_utf8_lossy(&h);
                 let h = h.trim_end();
                 if h.is_empty() {
                     break;
                 }
                 if let Some((k, v)) = h.split_once(':') {
+                    bad_header |= v.chars().any(|c| c.is_control() && c != '\t');
                     headers.push((k.trim().to_owned(), v.trim().to_owned()));
                 }
             }
@@ -194,8 +204,26 @@ impl Api {
             };
             let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
             let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-            let answer = if len > MAX_BODY_BYTES * 16 {
+            // API Gateway's quota on the request line and header values together (REST APIs:
+            // 10,240 bytes) and on the payload (10 MB); over them it answers 413 itself.
+            let answer = if len > MAX_BODY_BYTES * 16 || head_bytes > MAX_HEAD_BYTES {
+                if len <= MAX_BODY_BYTES * 16 {
+                    let mut body = vec![0; len];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                }
                 self.gateway("REQUEST_TOO_LARGE", "Request Too Long", &uuid_v4())
+            } else if bad_header {
+                let mut body = vec![0; len];
+                if reader.read_exact(&mut body).is_err() {
+                    return;
+                }
+                self.gateway(
+                    "DEFAULT_4XX",
+                    "A header value holds a control character",
+                    &uuid_v4(),
+                )
             } else {
                 let mut body = vec![0; len];
                 if reader.read_exact(&mut body).is_err() {

@@ -47,7 +47,7 @@ use crate::deploy::{self, AwsSettings, DeployOptions, DeployTarget, LocalUpdates
 use crate::runtime_api::{FunctionConfig, LocalFunction, LogSink};
 
 /// The default port of the local API.
-pub const DEFAULT_PORT: u16 = 3000;
+pub const DEFAULT_PORT: u16 = infra_model::system::openapi::LOCAL_PORT;
 /// The default port of moto.
 pub const DEFAULT_MOTO_PORT: u16 = 5000;
 /// The default factor on every wait.
