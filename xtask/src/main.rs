@@ -4,8 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use clap::{Parser, Subcommand, ValueEnum};
-use infra_model::Env;
+use clap::{Parser, Subcommand};
 use xtask::{bench, build, lint, synth, tools};
 
 #[derive(Parser)]
@@ -19,33 +18,14 @@ struct Cli {
     command: Cmd,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum EnvArg {
-    Dev,
-    Staging,
-    Prod,
-    All,
-}
-
-impl EnvArg {
-    fn envs(self) -> Vec<Env> {
-        match self {
-            EnvArg::Dev => vec![Env::Dev],
-            EnvArg::Staging => vec![Env::Staging],
-            EnvArg::Prod => vec![Env::Prod],
-            EnvArg::All => Env::ALL.to_vec(),
-        }
-    }
-}
-
 #[derive(Subcommand)]
 enum Cmd {
     /// Synthesize the CloudFormation templates and the API's OpenAPI documents (no AWS account,
     /// network or compiled function needed).
     Synth {
         /// The environment(s) to synthesize.
-        #[arg(long, value_enum, default_value = "all")]
-        env: EnvArg,
+        #[arg(long, value_parser = xtask::deploy::cli::envs_arg(), default_value = "all")]
+        env: xtask::deploy::cli::Envs,
         /// Where to write `<stack>.template.yaml` (and `.json`) and `<stack>.openapi.json`.
         #[arg(long, default_value = "target/synth")]
         out: PathBuf,
@@ -65,8 +45,8 @@ enum Cmd {
     },
     /// Run cfn-lint (installed on first use into .tools/) on the synthesized templates.
     Lint {
-        #[arg(long, value_enum, default_value = "all")]
-        env: EnvArg,
+        #[arg(long, value_parser = xtask::deploy::cli::envs_arg(), default_value = "all")]
+        env: xtask::deploy::cli::Envs,
     },
     /// Build the functions' Lambda zips (release, provided.al2023) into target/lambda/<function>/.
     Build {
@@ -145,7 +125,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             check,
             snapshots,
         } => {
-            let stacks = synth::synth(&env.envs())?;
+            let stacks = synth::synth(&env.0)?;
             if stdout {
                 let [one] = stacks.as_slice() else {
                     bail!("--stdout prints one environment: add --env dev, --env staging or --env prod");
@@ -194,7 +174,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             synth::write_openapi(&stacks, &out)?;
         }
         Cmd::Lint { env } => {
-            let stacks = synth::synth(&env.envs())?;
+            let stacks = synth::synth(&env.0)?;
             let out = root.join("target/synth");
             let files = synth::write(&stacks, &out, synth::Format::Yaml)?;
             let report = lint::run(&files)?;

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::builder::TypedValueParser as _;
+use clap::{Args, Subcommand};
 use infra_model::Env;
 use serde::Serialize;
 
@@ -39,30 +40,39 @@ impl From<AwsArgs> for AwsSettings {
     }
 }
 
-/// One environment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum EnvName {
-    Dev,
-    Staging,
-    Prod,
+/// `--env`: one of the model's environments, by the names `Env::ALL` gives them (no copy of
+/// the list here).
+pub fn env_arg() -> impl clap::builder::TypedValueParser<Value = Env> {
+    clap::builder::PossibleValuesParser::new(Env::ALL.map(Env::name)).map(|name| {
+        name.parse::<Env>()
+            .expect("PossibleValuesParser admits only Env::ALL's names")
+    })
 }
 
-impl From<EnvName> for Env {
-    fn from(e: EnvName) -> Env {
-        match e {
-            EnvName::Dev => Env::Dev,
-            EnvName::Staging => Env::Staging,
-            EnvName::Prod => Env::Prod,
-        }
-    }
+/// The environments of `--env all` or `--env <one>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envs(pub Vec<Env>);
+
+/// `--env` of the commands that take several: one environment's name, or `all`.
+pub fn envs_arg() -> impl clap::builder::TypedValueParser<Value = Envs> {
+    clap::builder::PossibleValuesParser::new(Env::ALL.map(Env::name).into_iter().chain(["all"])).map(|name| {
+        Envs(if name == "all" {
+            Env::ALL.to_vec()
+        } else {
+            vec![
+                name.parse::<Env>()
+                    .expect("PossibleValuesParser admits only Env::ALL's names"),
+            ]
+        })
+    })
 }
 
 /// What deploy and diff share.
 #[derive(Args, Clone, Debug)]
 pub struct PlanArgs {
     /// The environment: the stack is `orders-<env>`.
-    #[arg(long, value_enum)]
-    pub env: EnvName,
+    #[arg(long, value_parser = env_arg())]
+    pub env: Env,
     #[command(flatten)]
     pub aws: AwsArgs,
     /// Use the zips in DIR/<function>/bootstrap.zip instead of building them.
@@ -105,8 +115,8 @@ pub enum Commands {
     },
     /// Delete a stack (prod asks first). Resources its policies retain are listed as kept.
     Destroy {
-        #[arg(long, value_enum)]
-        env: EnvName,
+        #[arg(long, value_parser = env_arg())]
+        env: Env,
         #[command(flatten)]
         aws: AwsArgs,
         /// Do not ask for confirmation.
@@ -117,8 +127,8 @@ pub enum Commands {
     },
     /// Print a stack's outputs.
     Outputs {
-        #[arg(long, value_enum)]
-        env: EnvName,
+        #[arg(long, value_parser = env_arg())]
+        env: Env,
         #[command(flatten)]
         aws: AwsArgs,
         #[arg(long)]
@@ -126,8 +136,8 @@ pub enum Commands {
     },
     /// Print a stack's status, outputs and last events.
     Status {
-        #[arg(long, value_enum)]
-        env: EnvName,
+        #[arg(long, value_parser = env_arg())]
+        env: Env,
         #[command(flatten)]
         aws: AwsArgs,
         #[arg(long)]
@@ -135,8 +145,8 @@ pub enum Commands {
     },
     /// Fill a deployed stack's inventory table with sample products (laptop, mouse, keyboard, ...).
     SeedInventory {
-        #[arg(long, value_enum)]
-        env: EnvName,
+        #[arg(long, value_parser = env_arg())]
+        env: Env,
         #[command(flatten)]
         aws: AwsArgs,
         #[arg(long)]
@@ -175,7 +185,7 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
     let code = match cmd {
         Commands::Deploy { plan, yes, recreate } => {
             let artifacts = artifacts_for_deploy(plan.artifacts.as_deref())?;
-            let target = DeployTarget::new(plan.env.into(), plan.aws.into());
+            let target = DeployTarget::new(plan.env, plan.aws.into());
             let options = DeployOptions {
                 yes,
                 artifacts_bucket: plan.artifacts_bucket,
@@ -196,7 +206,7 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
         }
         Commands::Diff { plan, fail } => {
             let artifacts = artifacts_for_deploy(plan.artifacts.as_deref())?;
-            let target = DeployTarget::new(plan.env.into(), plan.aws.into());
+            let target = DeployTarget::new(plan.env, plan.aws.into());
             let options = DeployOptions {
                 artifacts_bucket: plan.artifacts_bucket,
                 alarm_email: plan.alarm_email,
@@ -210,7 +220,7 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
             report.exit_code(fail)
         }
         Commands::Destroy { env, aws, yes, json } => {
-            let target = DeployTarget::new(env.into(), aws.into());
+            let target = DeployTarget::new(env, aws.into());
             let options = DeployOptions {
                 yes,
                 output: mode(json),
@@ -223,7 +233,7 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
             report.exit_code()
         }
         Commands::Outputs { env, aws, json } => {
-            let target = DeployTarget::new(env.into(), aws.into());
+            let target = DeployTarget::new(env, aws.into());
             let report = block_on(super::status(&target))??;
             if json {
                 print_json(&report.info.as_ref().map(|i| &i.outputs))?;
@@ -233,7 +243,7 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
             report.exit_code()
         }
         Commands::Status { env, aws, json } => {
-            let target = DeployTarget::new(env.into(), aws.into());
+            let target = DeployTarget::new(env, aws.into());
             let report = block_on(super::status(&target))??;
             if json {
                 print_json(&report)?;
@@ -243,7 +253,7 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
             report.exit_code()
         }
         Commands::SeedInventory { env, aws, json } => {
-            let target = DeployTarget::new(env.into(), aws.into());
+            let target = DeployTarget::new(env, aws.into());
             let report = block_on(super::seed::seed_inventory(&target, mode(json)))??;
             if json {
                 print_json(&report)?;

@@ -82,7 +82,9 @@ pub const PRODUCTS: &[Product] = &[
 ];
 
 /// The output naming the inventory table.
-pub const INVENTORY_TABLE_OUTPUT: &str = "InventoryTableName";
+pub fn inventory_table_output() -> String {
+    infra_model::decl::Target::Table(&infra_model::system::resources::INVENTORY.spec).output_id()
+}
 
 /// What `seed-inventory` wrote.
 #[derive(Clone, Debug, Serialize)]
@@ -104,9 +106,10 @@ pub async fn seed_inventory(target: &DeployTarget, output: OutputMode) -> Result
             target.env.name()
         );
     };
-    let Some(table) = stack.outputs.get(INVENTORY_TABLE_OUTPUT).cloned() else {
+    let output = inventory_table_output();
+    let Some(table) = stack.outputs.get(&output).cloned() else {
         bail!(
-            "{} has no output {INVENTORY_TABLE_OUTPUT} (status {}): deploy the current model first",
+            "{} has no output {output} (status {}): deploy the current model first",
             target.stack,
             stack.status
         );
