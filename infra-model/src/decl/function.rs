@@ -128,6 +128,25 @@ pub struct StreamTrigger {
     pub on_failure: &'static QueueSpec,
 }
 
+impl StreamTrigger {
+    /// Every record of `table`'s stream from the oldest kept, in batches of 10 with no wait;
+    /// a failing batch split in two and retried, five times at most and for an hour at most;
+    /// then the record's description goes to `on_failure`.
+    pub const fn new(table: &'static TableSpec, on_failure: &'static QueueSpec) -> StreamTrigger {
+        StreamTrigger {
+            table,
+            filters: &[],
+            batch_size: 10,
+            batching_window: Duration::ZERO,
+            starting_position: StartingPosition::TrimHorizon,
+            bisect_on_error: true,
+            max_retries: 5,
+            max_record_age: Duration::from_secs(3600),
+            on_failure,
+        }
+    }
+}
+
 /// Messages of a queue, in batches.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct QueueTrigger {

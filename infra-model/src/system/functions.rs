@@ -10,7 +10,6 @@ use super::resources::{
     BUSINESSES, CUSTOMER_NOTIFICATIONS, IDEMPOTENCY, INVENTORY, NOTIFICATION_FAILURES, ORDER_EVENTS,
     ORDER_WORKFLOW, ORDERS, PAGINATION_KEY, RESERVATION_FAILURES,
 };
-use crate::aws::lambda::StartingPosition;
 use crate::contract::api::OrderStatus;
 use crate::contract::messages::{CustomerNotification, OrderReserved, WorkflowInput};
 use crate::contract::tables::businesses::BusinessRecord;
@@ -151,16 +150,9 @@ pub static RESERVE_STOCK: Function = Function {
     id: "ReserveStock",
     description: "Reserves stock for new orders from the orders stream, atomically, and queues reserved orders",
     trigger: Trigger::Stream(StreamTrigger {
-        table: &ORDERS.spec,
         // Only new orders need stock; status changes do not invoke the function.
         filters: &[StreamFilter::INSERTS],
-        batch_size: 10,
-        batching_window: Duration::ZERO,
-        starting_position: StartingPosition::TrimHorizon,
-        bisect_on_error: true,
-        max_retries: 5,
-        max_record_age: Duration::from_secs(3600),
-        on_failure: &RESERVATION_FAILURES.spec,
+        ..StreamTrigger::new(&ORDERS.spec, &RESERVATION_FAILURES.spec)
     }),
     bindings: <ReserveStockBindings as FunctionBindings>::BINDINGS,
     config: &[&ENVIRONMENT],
@@ -279,7 +271,6 @@ pub static NOTIFY_CUSTOMER: Function = Function {
     id: "NotifyCustomer",
     description: "Tells the customer when an order is rejected, shipped or failed: one notification per status change",
     trigger: Trigger::Stream(StreamTrigger {
-        table: &ORDERS.spec,
         // Status changes to a final status; the handler also checks the old image.
         filters: &[StreamFilter {
             events: &[StreamEvent::Modify],
@@ -292,13 +283,7 @@ pub static NOTIFY_CUSTOMER: Function = Function {
                 ],
             )],
         }],
-        batch_size: 10,
-        batching_window: Duration::ZERO,
-        starting_position: StartingPosition::TrimHorizon,
-        bisect_on_error: true,
-        max_retries: 5,
-        max_record_age: Duration::from_secs(3600),
-        on_failure: &NOTIFICATION_FAILURES.spec,
+        ..StreamTrigger::new(&ORDERS.spec, &NOTIFICATION_FAILURES.spec)
     }),
     bindings: <NotifyCustomerBindings as FunctionBindings>::BINDINGS,
     config: &[&ENVIRONMENT],
