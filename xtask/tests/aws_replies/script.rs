@@ -5,8 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::mocks::{MockResponse, Rule};
-use crate::mock;
+use aws_smithy_mocks::{MockResponse, Rule, mock};
 
 use super::world::{Seen, World};
 use super::*;

@@ -7,8 +7,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::mocks::{MockResponse, Rule};
-use crate::mock;
+use aws_smithy_mocks::{MockResponse, Rule, mock};
 use serde_json::json;
 
 use super::*;
