@@ -404,6 +404,32 @@ fn documents_are_deterministic_and_sorted() {
     }
 }
 
+#[test]
+fn to_json_writes_any_document_sorted() {
+    // json! keeps insertion order when serde_json's preserve_order is on (in
+    // `cargo test --workspace`, through aws-smithy-mocks): the text is sorted all the same.
+    let d = json!({
+        "paths": {"/b": {}, "/a": {"post": {"tags": ["x"], "operationId": "o"}}},
+        "openapi": "3.1.0",
+    });
+    let expected = r#"{
+  "openapi": "3.1.0",
+  "paths": {
+    "/a": {
+      "post": {
+        "operationId": "o",
+        "tags": [
+          "x"
+        ]
+      }
+    },
+    "/b": {}
+  }
+}
+"#;
+    assert_eq!(openapi::to_json(&d), expected);
+}
+
 // The generator with routes of its own.
 
 mod clash {

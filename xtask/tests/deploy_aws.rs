@@ -1,5 +1,5 @@
 //! The deploy code that runs only against AWS, tested with replies shaped as the
-//! CloudFormation API reference documents them (typed rules, `aws_replies/mocks.rs`): the classification of
+//! CloudFormation API reference documents them (`aws-smithy-mocks` rules, `aws_replies`): the classification of
 //! stack states, the FAILED empty change set, per-property change details, resource-level
 //! events, failure and rollback reports, Ctrl-C while following, expired credentials while
 //! following, the time limit, and prod's termination protection.
@@ -10,10 +10,10 @@ mod aws_replies;
 
 use std::time::Duration;
 
-use aws_replies::mocks::MockResponse;
 use aws_replies::script::{Script, change};
 use aws_replies::world::{ACCOUNT_STACK, Seen, World, artifacts, scratch};
 use aws_replies::*;
+use aws_smithy_mocks::{MockResponse, Rule, mock};
 use infra_model::Env;
 use serde_json::Value;
 use xtask::deploy::changes::{Action, Replaces};
@@ -370,7 +370,7 @@ async fn a_prod_deploy_turns_on_termination_protection() {
 }
 
 /// A stack to destroy: it exists, then DeleteStack removes it.
-fn destroy_rules(stack: &'static str, protected: bool, seen: &Seen) -> Vec<aws_replies::mocks::Rule> {
+fn destroy_rules(stack: &'static str, protected: bool, seen: &Seen) -> Vec<Rule> {
     let deleted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (d, s) = (deleted.clone(), seen.clone());
     let all = seen.clone();

@@ -1,15 +1,15 @@
-//! Preflight against an account answering as AWS documents it (aws_replies: typed rules, raw HTTP replies): the quota
-//! refusal, the names left outside the stack, the bucket in another region, a passing
-//! preflight and API Gateway's account setting. Each refusal exits before anything is created:
-//! no rule answers a creating call, so one would fail the test.
+//! Preflight against an account answering as AWS documents it (`aws_replies`: `aws-smithy-mocks`
+//! rules, raw HTTP replies): the quota refusal, the names left outside the stack, the bucket in
+//! another region, a passing preflight and API Gateway's account setting. Each refusal exits
+//! before anything is created: no rule answers a creating call, so one would fail the test.
 
 #![allow(clippy::unwrap_used)]
 
 mod aws_replies;
 
-use aws_replies::mocks::Rule;
 use aws_replies::world::{Seen, World, artifacts, scratch};
 use aws_replies::*;
+use aws_smithy_mocks::{MockResponse, Rule, mock};
 use infra_model::Env;
 use xtask::deploy::preflight::{self, Input, reserved_total};
 use xtask::deploy::{self, DeployOptions, DeployTarget, OutputMode};
@@ -262,7 +262,7 @@ async fn the_bucket_policy_names_the_partition_of_a_china_region() {
         mock!(aws_sdk_s3::Client::put_bucket_tagging).then_http_response(|| http(204, &[], "")),
         mock!(aws_sdk_s3::Client::put_bucket_policy).then_compute_response(move |req| {
             s.push(format!("PutBucketPolicy {}", req.policy().unwrap_or("")));
-            aws_replies::mocks::MockResponse::Http(http(204, &[], ""))
+            MockResponse::Http(http(204, &[], ""))
         }),
     ];
     let aws = aws_with("cn-north-1", &rules);

@@ -226,7 +226,7 @@ pub fn generate(
             },
         },
     });
-    Ok(sorted(doc))
+    Ok(crate::cfn::sorted(doc))
 }
 
 /// The two schema generators: requests as they deserialize, answers as they serialize.
@@ -434,22 +434,11 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// The value with every object's keys in sorted order, whatever map serde_json was built with
-/// (its `preserve_order` feature keeps insertion order): the same document, the same bytes.
-fn sorted(v: Value) -> Value {
-    match v {
-        Value::Object(map) => {
-            let entries: BTreeMap<String, Value> = map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
-            Value::Object(entries.into_iter().collect())
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
-        other => other,
-    }
-}
-
-/// A document as written to disk: pretty JSON with a final newline.
+/// A document as written to disk: pretty JSON with a final newline, every object's keys in
+/// sorted order whatever map serde_json was built with (its `preserve_order` feature keeps
+/// insertion order) and however the document was built: the same document, the same bytes.
 pub fn to_json(doc: &Value) -> String {
-    let mut s = serde_json::to_string_pretty(doc).unwrap_or_default();
+    let mut s = serde_json::to_string_pretty(&crate::cfn::sorted(doc.clone())).unwrap_or_default();
     s.push('\n');
     s
 }

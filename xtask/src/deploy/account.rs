@@ -173,7 +173,7 @@ pub async fn apply(aws: &Aws, plan: &AccountPlan, console: &Console) -> Result<(
             ChangeSetKind::Create
         }
     };
-    let body = template_value()?.to_string();
+    let body = super::template::body(&template_value()?);
     let tags = [("app".to_owned(), APP.to_owned())];
     let cs = changes::create(
         aws,

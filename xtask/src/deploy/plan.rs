@@ -176,7 +176,7 @@ pub(crate) async fn plan(
         notes = l.notes;
         l.body
     } else {
-        value.to_string()
+        template::body(&value)
     };
     for line in local::render_notes(&notes) {
         console.line(line);

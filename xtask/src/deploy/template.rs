@@ -227,8 +227,16 @@ pub fn depends_on(resource: &Value) -> Vec<String> {
     }
 }
 
-/// Compact JSON with the resources in the given order (every other map sorted, as synthesized).
+/// The template body sent to CloudFormation: compact JSON with every object's keys sorted, so
+/// that the bytes (and the S3 key, their hash) do not depend on serde_json's map order (its
+/// `preserve_order` feature, on in test builds, keeps insertion order).
+pub fn body(template: &Value) -> String {
+    infra_model::cfn::sorted(template.clone()).to_string()
+}
+
+/// [`body`] with the resources in the given order (every other map sorted).
 pub fn to_json_ordered(template: &Value, order: &[String]) -> String {
+    let template = infra_model::cfn::sorted(template.clone());
     let Some(obj) = template.as_object() else {
         return template.to_string();
     };
@@ -490,6 +498,44 @@ mod tests {
         assert!(body.find("\"D\"") < body.find("\"C\"") && body.find("\"A\"") < body.find("\"B\""));
         let back: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(back, t);
+    }
+
+    #[test]
+    fn bodies_are_sorted_whatever_order_the_template_was_built_in() {
+        // json! keeps insertion order when serde_json's preserve_order is on (test builds).
+        let t = json!({
+            "Resources": {
+                "B": {"Type": "T", "Properties": {"Z": 1, "A": {"Y": 2, "X": 3}}},
+                "A": {"Properties": {"Q": [{"N": 1, "M": 2}]}, "Type": "T"},
+            },
+            "AWSTemplateFormatVersion": "2010-09-09",
+        });
+        assert_eq!(
+            body(&t),
+            r#"{"AWSTemplateFormatVersion":"2010-09-09","Resources":{"A":{"Properties":{"Q":[{"M":2,"N":1}]},"Type":"T"},"B":{"Properties":{"A":{"X":3,"Y":2},"Z":1},"Type":"T"}}}"#
+        );
+        assert_eq!(
+            to_json_ordered(&t, &["B".into(), "A".into()]),
+            r#"{"AWSTemplateFormatVersion":"2010-09-09","Resources":{"B":{"Properties":{"A":{"X":3,"Y":2},"Z":1},"Type":"T"},"A":{"Properties":{"Q":[{"M":2,"N":1}]},"Type":"T"}}}"#
+        );
+        // The model's template (Synthesized::to_value keeps the document's field order under
+        // preserve_order: Type before Properties): read back in the text's order, every object
+        // is sorted.
+        fn all_sorted(v: &Value) -> bool {
+            match v {
+                Value::Object(m) => m.keys().is_sorted() && m.values().all(all_sorted),
+                Value::Array(a) => a.iter().all(all_sorted),
+                _ => true,
+            }
+        }
+        let model = infra_model::synth(infra_model::Env::Dev).unwrap().to_value();
+        let back: Value = serde_json::from_str(&body(&model)).unwrap();
+        assert!(all_sorted(&back));
+        assert_eq!(back, model);
+        let local = to_json_ordered(&model, &dependency_order(&resources(&model)));
+        let back: Value = serde_json::from_str(&local).unwrap();
+        assert!(back.as_object().unwrap().keys().is_sorted());
+        assert!(back["Resources"].as_object().unwrap().values().all(all_sorted));
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Replies shaped as the AWS API references document them, served to the SDK clients by typed
-//! rules ([`mocks`]: the shape of `aws-smithy-mocks`): the raw HTTP responses go through the
-//! SDK's real deserializers, errors included.
+//! Replies shaped as the AWS API references document them, served to the SDK clients by
+//! `aws-smithy-mocks` (the SDK's own mocking crate): each request is answered by the first rule
+//! (`mock!(Client::operation).match_requests(..).then_http_response(..)`) that matches it, with a
+//! raw HTTP response that goes through the SDK's real deserializers, errors included. A request
+//! no rule matches fails the test (the crate panics, naming the request).
 //!
 //! - CloudFormation and STS speak the Query protocol: XML `<OpResponse><OpResult>`, errors as
 //!   `<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code>...`;
@@ -10,14 +12,13 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use mocks::{Replies, Rule};
 use xtask::deploy::AwsSettings;
 use xtask::deploy::aws::{Aws, Clients, Identity};
 
-pub mod mocks;
 pub mod script;
 pub mod world;
 
@@ -256,7 +257,11 @@ pub fn json(body: serde_json::Value) -> HttpResponse {
 pub fn aws_with(region: &str, rules: &[Rule]) -> Aws {
     macro_rules! client {
         ($krate:ident) => {{
-            let i = Replies::new(rules);
+            // MatchAny: the first rule that matches answers, and stays for the next request.
+            let i = rules.iter().fold(
+                MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
+                |i, rule| i.with_rule(rule),
+            );
             $krate::Client::from_conf(
                 $krate::Config::builder()
                     .behavior_version($krate::config::BehaviorVersion::latest())
@@ -268,7 +273,7 @@ pub fn aws_with(region: &str, rules: &[Rule]) -> Aws {
                         None,
                         "test",
                     ))
-                    .http_client(mocks::http_client())
+                    .http_client(create_mock_http_client())
                     .interceptor(i)
                     .retry_config($krate::config::retry::RetryConfig::disabled())
                     .stalled_stream_protection($krate::config::StalledStreamProtectionConfig::disabled())

@@ -5,8 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::mocks::{MockResponse, Rule};
-use crate::mock;
+use aws_smithy_mocks::{MockResponse, Rule, mock};
 
 use super::world::{Seen, World};
 use super::*;
@@ -132,7 +131,8 @@ impl Script {
                     MockResponse::Http(events_reply(&listed))
                 }),
         );
-        let body = deployed.to_string();
+        // As deploy submitted it (sorted).
+        let body = xtask::deploy::template::body(deployed);
         rules.push(
             mock!(aws_sdk_cloudformation::Client::get_template)
                 .match_requests(move |r| is_ours(r.stack_name()))

@@ -7,8 +7,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::mocks::{MockResponse, Rule};
-use crate::mock;
+use aws_smithy_mocks::{MockResponse, Rule, mock};
 use serde_json::json;
 
 use super::*;
@@ -188,8 +187,11 @@ impl World {
                 rules.push(
                     mock!(aws_sdk_cloudformation::Client::get_template)
                         .match_requests(|r| r.stack_name() == Some(ACCOUNT_STACK))
+                        // As deploy submitted it: sorted, where the value it is compared with keeps
+                        // the template's field order under preserve_order.
                         .then_http_response(|| {
-                            template_reply(&xtask::deploy::account::template_value().unwrap().to_string())
+                            let value = xtask::deploy::account::template_value().unwrap();
+                            template_reply(&xtask::deploy::template::body(&value))
                         }),
                 );
             }
