@@ -166,8 +166,8 @@ fn check_fails_with_a_diff_when_a_document_differs_from_its_snapshot() {
 #[test]
 fn the_dev_document_names_the_port_cargo_xtask_dev_serves_on() {
     let dev = openapi::document(Env::Dev).unwrap();
-    let local = format!("http://127.0.0.1:{}", xtask::dev::DEFAULT_PORT);
-    assert_eq!(openapi::LOCAL_PORT, xtask::dev::DEFAULT_PORT);
+    let local = format!("http://127.0.0.1:{}", xtask::cli::DEFAULT_PORT);
+    assert_eq!(openapi::LOCAL_PORT, xtask::cli::DEFAULT_PORT);
     assert!(
         dev["servers"]
             .as_array()

@@ -7,16 +7,14 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
 
 use infra_model::aws::dynamodb::Key;
 use infra_model::decl::{FunctionBindings, IndexProjection, TableSpec, Target};
 use infra_model::system::resources::{INVENTORY, ORDERS};
+use local_cloud::moto::MotoServer;
 use order_aws::aws_config_type::{Region, SdkConfig};
 use order_aws::aws_sdk_dynamodb::config::Credentials;
 use order_aws::aws_sdk_dynamodb::types::{
@@ -26,58 +24,12 @@ use order_aws::aws_sdk_dynamodb::types::{
 use order_aws::{aws_sdk_dynamodb, aws_sdk_sfn, aws_sdk_sqs};
 use serde_json::Value;
 
-/// A moto server on a free loopback port. It stops when the test process ends: it runs under
-/// a shell that kills it when its standard input (a pipe from this process) closes.
-pub struct Moto {
-    pub endpoint: String,
-    _child: Child,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The moto server of this test binary, started on first use.
-pub fn moto() -> &'static Moto {
-    static MOTO: OnceLock<Moto> = OnceLock::new();
+/// The moto server of this test binary, started on first use (the local cloud's one launcher:
+/// it stops when the test process ends).
+pub fn moto() -> &'static MotoServer {
+    static MOTO: OnceLock<MotoServer> = OnceLock::new();
     MOTO.get_or_init(|| {
-        let port = free_port();
-        let moto =
-            xtask::tools::moto_command("127.0.0.1", port).expect("moto installs into the tools folder");
-        let argv: Vec<String> = std::iter::once(moto.get_program())
-            .chain(moto.get_args())
-            .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', "'\\''")))
-            .collect();
-        let script = format!(
-            "{} >/dev/null 2>&1 & m=$!; cat >/dev/null; kill $m",
-            argv.join(" ")
-        );
-        let mut child = Command::new("sh")
-            .args(["-c", &script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("sh starts moto");
-        // Keep the pipe open for the life of the process: leak the writer on purpose.
-        if let Some(stdin) = child.stdin.take() {
-            std::mem::forget(stdin);
-        }
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto did not start on port {port} within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            _child: child,
-        }
+        MotoServer::start().expect("moto starts (installed into the tools folder on first use)")
     })
 }
 

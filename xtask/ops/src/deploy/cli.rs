@@ -1,0 +1,146 @@
+//! The deploy commands' arguments (flattened into `cargo xtask`'s command list) and how each
+//! runs. Exit codes: see [`super::exit`].
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+pub use xtask::cli::{AwsArgs, DeployCommand as Commands, Envs, PlanArgs, env_arg, envs_arg};
+
+use super::{
+    AwsSettings, DeployOptions, DeployTarget, LocalUpdates, OutputMode, artifacts_for_deploy, block_on,
+};
+use crate::{moto, tools};
+
+impl From<AwsArgs> for AwsSettings {
+    fn from(a: AwsArgs) -> AwsSettings {
+        AwsSettings {
+            region: a.region,
+            profile: a.profile,
+            endpoint_url: a.endpoint_url,
+        }
+    }
+}
+
+fn mode(json: bool) -> OutputMode {
+    if json { OutputMode::Json } else { OutputMode::Text }
+}
+
+fn print_json<T: Serialize>(report: &T) -> Result<()> {
+    print_lines([serde_json::to_string_pretty(report).context("cannot write the report as JSON")?]);
+    Ok(())
+}
+
+/// Lines on stdout; a closed pipe (`| head`) is not an error.
+fn print_lines<I: IntoIterator<Item = S>, S: std::fmt::Display>(lines: I) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for l in lines {
+        if writeln!(out, "{l}").is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs one deploy command; the exit code says how it ended ([`super::exit`]).
+pub fn run(cmd: Commands) -> Result<ExitCode> {
+    let code = match cmd {
+        Commands::Deploy { plan, yes, recreate } => {
+            let artifacts = artifacts_for_deploy(plan.artifacts.as_deref())?;
+            let target = DeployTarget::new(plan.env, plan.aws.into());
+            let options = DeployOptions {
+                yes,
+                artifacts_bucket: plan.artifacts_bucket,
+                alarm_email: plan.alarm_email,
+                local_updates: if recreate {
+                    LocalUpdates::Recreate
+                } else {
+                    LocalUpdates::Refuse
+                },
+                output: mode(plan.json),
+                emulator_log: None,
+            };
+            let report = block_on(super::deploy(&target, &options, &artifacts))??;
+            if plan.json {
+                print_json(&report)?;
+            }
+            report.exit_code()
+        }
+        Commands::Diff { plan, fail } => {
+            let artifacts = artifacts_for_deploy(plan.artifacts.as_deref())?;
+            let target = DeployTarget::new(plan.env, plan.aws.into());
+            let options = DeployOptions {
+                artifacts_bucket: plan.artifacts_bucket,
+                alarm_email: plan.alarm_email,
+                output: mode(plan.json),
+                ..DeployOptions::default()
+            };
+            let report = block_on(super::diff(&target, &options, &artifacts))??;
+            if plan.json {
+                print_json(&report)?;
+            }
+            report.exit_code(fail)
+        }
+        Commands::Destroy { env, aws, yes, json } => {
+            let target = DeployTarget::new(env, aws.into());
+            let options = DeployOptions {
+                yes,
+                output: mode(json),
+                ..DeployOptions::default()
+            };
+            let report = block_on(super::destroy(&target, &options))??;
+            if json {
+                print_json(&report)?;
+            }
+            report.exit_code()
+        }
+        Commands::Outputs { env, aws, json } => {
+            let target = DeployTarget::new(env, aws.into());
+            let report = block_on(super::status(&target))??;
+            if json {
+                print_json(&report.info.as_ref().map(|i| &i.outputs))?;
+            } else {
+                print_lines(report.output_lines());
+            }
+            report.exit_code()
+        }
+        Commands::Status { env, aws, json } => {
+            let target = DeployTarget::new(env, aws.into());
+            let report = block_on(super::status(&target))??;
+            if json {
+                print_json(&report)?;
+            } else {
+                print_lines(report.status_lines());
+            }
+            report.exit_code()
+        }
+        Commands::SeedInventory { env, aws, json } => {
+            let target = DeployTarget::new(env, aws.into());
+            let report = block_on(super::seed::seed_inventory(&target, mode(json)))??;
+            if json {
+                print_json(&report)?;
+            }
+            super::exit::OK
+        }
+        Commands::Moto { port } => {
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+                anyhow::bail!(
+                    "port {port} is taken: pass --port with a free one (for example --port {})",
+                    moto::free_port()?
+                );
+            }
+            let mut cmd = tools::moto_command("127.0.0.1", port)?;
+            eprintln!(
+                "moto server on http://127.0.0.1:{port} (Ctrl-C stops it; its state is in memory only)\n\
+                 use it with: cargo xtask deploy --env dev --endpoint-url http://127.0.0.1:{port}"
+            );
+            let status = cmd.status().context("cannot start moto server")?;
+            if status.success() {
+                super::exit::OK
+            } else {
+                super::exit::ERROR
+            }
+        }
+    };
+    Ok(ExitCode::from(code))
+}

@@ -1,0 +1,749 @@
+//! `cargo xtask dev`: the whole order system on this machine, without Docker or an AWS account.
+//!
+//! 1. moto server (installed into `.tools/` on first use, DynamoDB requests serialized by the
+//!    project's launcher) on loopback; one already answering on `--moto-port` is reused and left
+//!    running;
+//! 2. the dev stack deployed into it through `xtask::deploy` (the local profile and its gaps are
+//!    the deploy code's); the zips it uploads are placeholders, since moto runs no code;
+//! 3. the functions built for the host (`cargo build`, debug) while moto starts and the stack
+//!    deploys, then run as Lambda processes behind the Runtime API emulator
+//!    ([`crate::runtime_api`]), each with the environment moto's Lambda holds for it (the
+//!    template's variables with references resolved), plus the emulator endpoint, test
+//!    credentials and the region;
+//! 4. the event sources and the workflow ([`sources`], [`workflow`]) and the REST API ([`api`]).
+//!
+//! Every wait of the deployed system (retry intervals, the queue's visibility timeout) is
+//! multiplied by `wait_scale` (0.01 by default: 2 s becomes 20 ms, 180 s becomes 2 s).
+
+pub mod api;
+pub mod bench;
+pub mod http;
+pub mod sources;
+pub mod topics;
+pub mod workflow;
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use infra_model::Env;
+use infra_model::aws::lambda::EventSourceMapping;
+use infra_model::cfn::Resource;
+use infra_model::decl::{Target, Trigger};
+use infra_model::system::{FUNCTIONS, TOPICS, WORKFLOWS, queue_pollers, queue_visibility, stack_name};
+use serde_json::{Value, json};
+pub use xtask::cli::{DEFAULT_MOTO_PORT, DEFAULT_PORT, DEFAULT_WAIT_SCALE};
+
+use self::http::Aws;
+use self::sources::{Executions, QueueMapping, Say, StreamMapping};
+use crate::artifact::Artifact;
+use crate::deploy::{self, AwsSettings, DeployOptions, DeployTarget, LocalUpdates, OutputMode};
+use crate::moto::MotoServer;
+use crate::runtime_api::{FunctionConfig, LocalFunction, LogSink};
+
+/// How to run the local system.
+#[derive(Clone)]
+pub struct DevOptions {
+    /// The API's port on 127.0.0.1 (0: any free port).
+    pub port: u16,
+    /// The API key; generated when absent.
+    pub api_key: Option<String>,
+    /// moto's port (0: a free port, never reused).
+    pub moto_port: u16,
+    /// Usage-plan and stage throttling (off for the benchmark).
+    pub throttle: bool,
+    pub wait_scale: f64,
+    /// Where function and driver lines go: `(source, line)`.
+    pub log: LogSink,
+    /// Progress lines of the start-up.
+    pub progress: Say,
+    /// Sandboxes per function at most (the dev reserved concurrency caps it too).
+    pub max_concurrency: usize,
+}
+
+impl DevOptions {
+    /// The defaults of `cargo xtask dev`, printing to stderr.
+    pub fn new() -> DevOptions {
+        DevOptions {
+            port: DEFAULT_PORT,
+            api_key: None,
+            moto_port: DEFAULT_MOTO_PORT,
+            throttle: true,
+            wait_scale: DEFAULT_WAIT_SCALE,
+            log: crate::runtime_api::stderr_log_sink(),
+            progress: Arc::new(|s: &str| eprintln!("{s}")),
+            max_concurrency: 4,
+        }
+    }
+}
+
+impl Default for DevOptions {
+    fn default() -> Self {
+        DevOptions::new()
+    }
+}
+
+/// The running local system. Dropping it (or [`DevSystem::shutdown`]) stops everything it
+/// started.
+pub struct DevSystem {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    pub api_key: String,
+    /// moto's endpoint.
+    pub moto_endpoint: String,
+    /// Whether moto was started here (and is stopped with the system).
+    pub moto_started: bool,
+    /// Command to ready.
+    pub ready_after: Duration,
+    /// Time per phase, milliseconds.
+    pub timings_ms: BTreeMap<String, u64>,
+    /// The workflow executions run so far.
+    pub executions: Executions,
+    /// What the functions published to the topics so far.
+    pub published: topics::Published,
+    /// The deployed names: `OrdersTableName`, `OrderEventsQueueUrl`, ... (the stack outputs).
+    pub outputs: BTreeMap<String, String>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    functions: Vec<Arc<LocalFunction>>,
+    moto: Option<MotoServer>,
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// moto's log file for a port.
+pub fn moto_log(port: u16) -> PathBuf {
+    crate::root()
+        .join("target")
+        .join("dev")
+        .join(format!("moto-{port}.log"))
+}
+
+fn moto_answers(port: u16) -> bool {
+    let Ok(addr) = http::addr_of(&format!("127.0.0.1:{port}")) else {
+        return false;
+    };
+    http::request(addr, "GET", "/moto-api/", &[], b"", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
+}
+
+fn start_moto(port: u16) -> Result<MotoServer> {
+    MotoServer::start_logged(port, moto_log(port))
+        .with_context(|| format!("moto did not start on port {port}; is the port taken? Try --moto-port 0"))
+}
+
+/// The placeholder zips deploy uploads: moto stores the code and never runs it; the local
+/// processes run `target/debug/<function>`. Constant, so a second run deploys nothing.
+fn placeholder_artifacts() -> Result<Vec<Artifact>> {
+    use sha2::{Digest, Sha256};
+    let dir = crate::root().join("target").join("dev").join("artifacts");
+    let mut out = Vec::new();
+    for f in FUNCTIONS.iter() {
+        let text = format!(
+            "#!/bin/sh\necho 'placeholder: cargo xtask dev runs target/debug/{} as a local process' >&2\nexit 1\n",
+            f.name
+        );
+        let bytes = crate::zip::single_file("bootstrap", text.as_bytes(), 0o755)?;
+        let path = dir.join(f.name).join("bootstrap.zip");
+        if let Some(p) = path.parent() {
+            std::fs::create_dir_all(p).with_context(|| format!("cannot create {}", p.display()))?;
+        }
+        if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
+            std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        out.push(Artifact {
+            function: f.name.to_owned(),
+            sha256: crate::deploy::bucket::hex(&Sha256::digest(&bytes)),
+            zip: path,
+        });
+    }
+    Ok(out)
+}
+
+fn random_key() -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..20)
+        .map(|_| char::from(A[usize::try_from(crate::runtime_api::random_u64() % 62).unwrap_or(0)]))
+        .collect()
+}
+
+/// The dev template without its event source mappings. moto's mappings cannot run the
+/// functions (no Docker) and still take the records: a stream mapping empties the shard on every
+/// write, and a queue mapping consumes messages. `cargo xtask dev` drives the mappings itself,
+/// from the same template, so the stack it deploys leaves them out (and says so).
+pub fn without_event_source_mappings(template: &Value) -> Value {
+    let mut t = template.clone();
+    let Some(resources) = t.get_mut("Resources").and_then(Value::as_object_mut) else {
+        return t;
+    };
+    let esm: Vec<String> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == EventSourceMapping::TYPE)
+        .map(|(k, _)| k.clone())
+        .collect();
+    for id in &esm {
+        resources.remove(id);
+    }
+    for r in resources.values_mut() {
+        if let Some(Value::Array(deps)) = r.get_mut("DependsOn") {
+            deps.retain(|d| !d.as_str().is_some_and(|d| esm.iter().any(|e| e == d)));
+        }
+        if r["DependsOn"]
+            .as_str()
+            .is_some_and(|d| esm.iter().any(|e| e == d))
+            && let Some(o) = r.as_object_mut()
+        {
+            o.remove("DependsOn");
+        }
+    }
+    t
+}
+
+impl DevSystem {
+    /// Starts everything; returns when the API answers.
+    pub fn start(options: DevOptions) -> Result<DevSystem> {
+        let t0 = Instant::now();
+        let say = options.progress.clone();
+        let mut timings = BTreeMap::new();
+        // The host build runs while moto starts and the stack deploys.
+        let build = std::thread::spawn(|| {
+            let t = Instant::now();
+            crate::build::host_binaries(&[], crate::build::HostProfile::Debug, true).map(|b| (b, t.elapsed()))
+        });
+        let (moto_port, reuse) = match options.moto_port {
+            0 => (crate::moto::free_port()?, false),
+            p => (p, moto_answers(p)),
+        };
+        let mut system = DevSystem {
+            url: String::new(),
+            api_key: options.api_key.clone().unwrap_or_else(random_key),
+            moto_endpoint: format!("http://127.0.0.1:{moto_port}"),
+            moto_started: !reuse,
+            ready_after: Duration::ZERO,
+            timings_ms: BTreeMap::new(),
+            executions: Arc::new(Mutex::new(Vec::new())),
+            published: Arc::new(Mutex::new(Vec::new())),
+            outputs: BTreeMap::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            threads: Vec::new(),
+            functions: Vec::new(),
+            moto: None,
+        };
+        let t = Instant::now();
+        if reuse {
+            say(&format!("moto: reusing the server on {}", system.moto_endpoint));
+        } else {
+            say(&format!(
+                "moto: starting on {} (log: {})",
+                system.moto_endpoint,
+                moto_log(moto_port).display()
+            ));
+            system.moto = Some(start_moto(moto_port)?);
+        }
+        timings.insert("moto".to_owned(), ms(t.elapsed()));
+
+        // Deploy through the deploy code path.
+        let t = Instant::now();
+        let template = infra_model::synth(Env::Dev)
+            .context("cannot synthesize the dev template")?
+            .to_value();
+        let target = DeployTarget::new(
+            Env::Dev,
+            AwsSettings {
+                region: Some("us-east-1".into()),
+                profile: None,
+                endpoint_url: Some(system.moto_endpoint.clone()),
+            },
+        )
+        .with_template(without_event_source_mappings(&template));
+        let deploy_options = DeployOptions {
+            yes: true,
+            local_updates: LocalUpdates::Recreate,
+            output: OutputMode::Quiet,
+            emulator_log: Some(moto_log(moto_port)),
+            ..DeployOptions::default()
+        };
+        let artifacts = placeholder_artifacts()?;
+        let report = deploy::block_on(deploy::deploy(&target, &deploy_options, &artifacts))??;
+        if report.exit_code() != deploy::exit::OK {
+            bail!(
+                "deploying the dev stack into moto failed ({:?}): {} {:?}\nWhat to do: stop other runs, then `cargo xtask dev --moto-port 0` for a fresh emulator",
+                report.outcome,
+                report.status_reason.clone().unwrap_or_default(),
+                report.failures
+            );
+        }
+        for n in deploy::local::render_notes(&report.plan.local_notes) {
+            (options.log)("deploy", &n);
+        }
+        let mappings = template["Resources"].as_object().map_or(0, |r| {
+            r.values()
+                .filter(|r| r["Type"] == EventSourceMapping::TYPE)
+                .count()
+        });
+        (options.log)(
+            "deploy",
+            &format!(
+                "dev: left out the {mappings} {} resources: moto's mappings need Docker to run a function and still swallow the streams' records and the queues' messages; cargo xtask dev drives those triggers from the functions' declarations",
+                EventSourceMapping::TYPE
+            ),
+        );
+        (options.log)(
+            "deploy",
+            "dev: what moto leaves out of API Gateway (stage, key, usage plan, validator, gateway responses, CORS preflight) the local API server does from the route and gateway-response declarations",
+        );
+        let created = report.plan.change_set == Some(deploy::changes::ChangeSetKind::Create);
+        if report.plan.changes.iter().any(|c| {
+            c.resource_type == "AWS::Lambda::EventSourceMapping"
+                && c.action == deploy::changes::Action::Remove
+        }) {
+            say(
+                "warning: this moto held the stack with its event source mappings (a `cargo xtask deploy`);                  moto keeps a removed mapping attached to its table and queue, where it swallows records.                  If orders stay PENDING, restart moto or run `cargo xtask dev --moto-port 0`.",
+            );
+        }
+        say(&format!(
+            "deploy: {} in moto: {} in {} ms{}",
+            report.plan.stack,
+            match report.outcome {
+                deploy::Outcome::NoChanges => "unchanged",
+                _ if created => "created",
+                _ => "updated",
+            },
+            t.elapsed().as_millis(),
+            if report.plan.local_notes.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({} local-profile adjustments, see `cargo xtask deploy --endpoint-url`)",
+                    report.plan.local_notes.len()
+                )
+            }
+        ));
+        if created {
+            deploy::block_on(deploy::seed::seed_inventory(&target, OutputMode::Quiet))?
+                .context("cannot seed the sample inventory")?;
+            say("seed: sample products in the inventory (laptop, mouse, keyboard, ...)");
+        }
+        timings.insert("deploy".to_owned(), ms(t.elapsed()));
+
+        let t = Instant::now();
+        let (binaries, build_time) = build.join().map_err(|_| anyhow!("the build thread panicked"))??;
+        say(&format!(
+            "build: {} functions for the host ({} compiled; {} ms)",
+            binaries.len(),
+            binaries.iter().filter(|b| b.compiled).count(),
+            build_time.as_millis()
+        ));
+        timings.insert("build_wait".to_owned(), ms(t.elapsed()));
+
+        // Start the functions with their deployed environment.
+        let t = Instant::now();
+        let aws = Aws::new(&system.moto_endpoint)?;
+        let stack = stack_name(Env::Dev);
+        let mut by_name: BTreeMap<String, Arc<LocalFunction>> = BTreeMap::new();
+        let mut envs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for (spec, bin) in FUNCTIONS.iter().zip(&binaries) {
+            let deployed = aws.rest_get(
+                "lambda",
+                &format!("/2015-03-31/functions/{stack}-{}/configuration", spec.name),
+            )?;
+            let mut env: BTreeMap<String, String> = deployed["Environment"]["Variables"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect();
+            for (k, v) in [
+                ("AWS_ENDPOINT_URL", system.moto_endpoint.as_str()),
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing"),
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_EC2_METADATA_DISABLED", "true"),
+            ] {
+                env.insert(k.to_owned(), v.to_owned());
+            }
+            let sizing = spec.sizing(Env::Dev);
+            let mut config = FunctionConfig::new(spec.name, [bin.path.clone().into_os_string()]);
+            config.env = env.clone();
+            config.memory_mb = deployed["MemorySize"]
+                .as_u64()
+                .and_then(|m| u32::try_from(m).ok())
+                .unwrap_or(sizing.memory_mb);
+            config.timeout = deployed["Timeout"]
+                .as_u64()
+                .map_or(sizing.timeout, Duration::from_secs);
+            config.concurrency = match spec.trigger {
+                // One shard, read in order: one invocation at a time, as Lambda does per shard.
+                Trigger::Stream(_) => 1,
+                _ => usize::try_from(sizing.reserved_concurrency)
+                    .unwrap_or(1)
+                    .clamp(1, options.max_concurrency.max(1)),
+            };
+            let f = Arc::new(LocalFunction::start(config, options.log.clone())?);
+            system.functions.push(f.clone());
+            by_name.insert(spec.name.to_owned(), f);
+            envs.insert(spec.name.to_owned(), env);
+        }
+        for f in &system.functions {
+            f.ready(Duration::from_secs(30))
+                .with_context(|| format!("the function {} did not start", f.name()))?;
+        }
+        say(&format!(
+            "functions: {} running in {} ms",
+            system.functions.len(),
+            t.elapsed().as_millis()
+        ));
+        timings.insert("functions".to_owned(), ms(t.elapsed()));
+
+        // The event sources and the workflows, from the functions' declared triggers; the
+        // deployed names from the stack's outputs.
+        let output = |target: Target| -> Result<String> {
+            report.outputs.get(&target.output_id()).cloned().with_context(|| {
+                format!(
+                    "the dev stack has no output {} (the deployed name of {target}): redeploy with `cargo xtask dev --moto-port 0`",
+                    target.output_id()
+                )
+            })
+        };
+        let log = options.log.clone();
+        let driver_say: Say = Arc::new(move |s: &str| log("dev", s));
+        let settings = Env::Dev.settings();
+        for spec in FUNCTIONS {
+            let Some(function) = by_name.get(spec.name).cloned() else {
+                continue;
+            };
+            match spec.trigger {
+                Trigger::Stream(trigger) => {
+                    let table = output(Target::Table(trigger.table))?;
+                    let failures = output(Target::Queue(trigger.on_failure))?;
+                    system.threads.push(sources::spawn_stream(
+                        aws.clone(),
+                        table,
+                        StreamMapping::declared(&trigger, Some(failures)),
+                        function,
+                        system.stop.clone(),
+                        driver_say.clone(),
+                    )?);
+                }
+                Trigger::Queue(trigger) => {
+                    let url = output(Target::Queue(trigger.queue))?;
+                    let mapping = QueueMapping {
+                        batch_size: usize::try_from(trigger.batch_size).unwrap_or(10),
+                        visibility_timeout: queue_visibility(trigger.queue)
+                            .mul_f64(options.wait_scale)
+                            .max(Duration::from_secs(1)),
+                        max_concurrency: usize::try_from(queue_pollers(spec, Env::Dev, &settings))
+                            .unwrap_or(2)
+                            .min(2),
+                    };
+                    system.threads.extend(sources::spawn_queue(
+                        aws.clone(),
+                        url,
+                        mapping,
+                        function,
+                        system.stop.clone(),
+                        driver_say.clone(),
+                    )?);
+                }
+                Trigger::Api | Trigger::WorkflowTask => {}
+            }
+        }
+        for workflow in WORKFLOWS {
+            let definition = (workflow.definition)();
+            let mut tasks = Vec::new();
+            for f in definition.task_functions() {
+                let local = by_name
+                    .get(f.name)
+                    .cloned()
+                    .with_context(|| format!("{} is not running", f.name))?;
+                tasks.push((f, local));
+            }
+            let state_machine = output(Target::Workflow(workflow))?;
+            system.threads.push(sources::spawn_workflow_runner(
+                aws.clone(),
+                state_machine,
+                Arc::new(definition),
+                Arc::new(tasks),
+                options.wait_scale,
+                system.stop.clone(),
+                driver_say.clone(),
+                system.executions.clone(),
+            )?);
+        }
+
+        for topic in TOPICS {
+            system.threads.push(topics::spawn_listener(
+                aws.clone(),
+                topic,
+                output(Target::Topic(topic))?,
+                system.stop.clone(),
+                driver_say.clone(),
+                system.published.clone(),
+            )?);
+        }
+
+        // The API.
+        let listener = TcpListener::bind(("127.0.0.1", options.port)).with_context(|| {
+            format!(
+                "cannot listen on 127.0.0.1:{}: is another `cargo xtask dev` running? Use --port",
+                options.port
+            )
+        })?;
+        let port = listener.local_addr().context("no local address")?.port();
+        system.url = format!("http://127.0.0.1:{port}");
+        let api_functions: BTreeMap<String, Arc<LocalFunction>> = FUNCTIONS
+            .iter()
+            .filter(|f| f.trigger == Trigger::Api)
+            .filter_map(|f| Some((f.name.to_owned(), by_name.get(f.name)?.clone())))
+            .collect();
+        let api = Arc::new(api::Api::new(
+            api::ApiConfig {
+                api_key: system.api_key.clone(),
+                throttle: options.throttle,
+                cors_origin: settings.cors.origins().join(","),
+                functions: api_functions,
+                stage: Env::Dev.name().to_owned(),
+            },
+            &settings,
+        ));
+        system.threads.push(api.serve(listener, system.stop.clone())?);
+        system.outputs = report.outputs.clone();
+        system.ready_after = t0.elapsed();
+        timings.insert("total".to_owned(), ms(system.ready_after));
+        system.timings_ms = timings;
+        Ok(system)
+    }
+
+    /// Stops the API, the drivers, the functions and (if started here) moto.
+    pub fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        for f in self.functions.drain(..) {
+            f.shutdown();
+        }
+        // Stops moto when this system started it (its log stays for a look afterwards).
+        drop(self.moto.take());
+    }
+
+    /// The curl commands to paste.
+    pub fn example(&self) -> String {
+        let body = json!({
+            "customerName": "Ann Example",
+            "customerEmail": "ann@example.com",
+            "items": [{"sku": "laptop", "productName": "Laptop", "quantity": 1, "price": 1299.99}],
+            "shippingAddress": {"street": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "US"},
+            "paymentMethod": "CARD"
+        });
+        format!(
+            "Try it:\n  curl -s {url}/health\n  curl -s -X POST {url}/orders -H 'x-api-key: {key}' -H 'content-type: application/json' \\\n    -d '{body}'\n  curl -s {url}/orders/<orderId> -H 'x-api-key: {key}'     # PENDING → RESERVED → PAID → SHIPPED\n\
+             Paths: ann+decline@, ann+flaky@, ann+down@, ann+noship@example.com (see README, \"Triggering every path\").",
+            url = self.url,
+            key = self.api_key,
+        )
+    }
+}
+
+impl Drop for DevSystem {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub fn wait_for_signal() -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the signal runtime")?;
+    rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    })
+    .context("cannot listen for Ctrl-C")
+}
+
+/// A client of the local API (tests, `--smoke`, the benchmark).
+pub struct Client {
+    addr: std::net::SocketAddr,
+    pub api_key: String,
+}
+
+impl Client {
+    pub fn new(url: &str, api_key: &str) -> Result<Client> {
+        Ok(Client {
+            addr: http::addr_of(url)?,
+            api_key: api_key.to_owned(),
+        })
+    }
+
+    /// A request with the API key (when `with_key`); retries 429s for up to 10 s.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        with_key: bool,
+    ) -> Result<http::Response> {
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let mut headers = vec![("Content-Type", "application/json")];
+        if with_key {
+            headers.push(("x-api-key", self.api_key.as_str()));
+        }
+        let start = Instant::now();
+        loop {
+            let r = http::request(
+                self.addr,
+                method,
+                path,
+                &headers,
+                body.as_bytes(),
+                Duration::from_secs(60),
+            )?;
+            if r.status != 429 || start.elapsed() > Duration::from_secs(10) {
+                return Ok(r);
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    /// Polls an order until its status is one of `statuses` (or the timeout).
+    pub fn wait_for_status(&self, order_id: &str, statuses: &[&str], timeout: Duration) -> Result<Value> {
+        let start = Instant::now();
+        loop {
+            let r = self.call("GET", &format!("/orders/{order_id}"), None, true)?;
+            let v = r.json();
+            if let Some(s) = v["status"].as_str()
+                && statuses.contains(&s)
+            {
+                return Ok(v);
+            }
+            if start.elapsed() > timeout {
+                bail!(
+                    "order {order_id} did not reach {statuses:?} in {timeout:?}; last answer {} {v}",
+                    r.status
+                );
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+}
+
+/// An order body for `email` with `(sku, quantity, price)` lines.
+pub fn order_body(email: &str, lines: &[(&str, u32, f64)]) -> Value {
+    json!({
+        "customerName": "Ann Example",
+        "customerEmail": email,
+        "items": lines.iter().map(|(sku, q, p)| json!({"sku": sku, "productName": sku, "quantity": q, "price": p})).collect::<Vec<_>>(),
+        "shippingAddress": {"street": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "US"},
+        "paymentMethod": "CARD"
+    })
+}
+
+/// `--smoke`: one order through, end to end.
+pub fn smoke(system: &DevSystem) -> Result<()> {
+    let c = Client::new(&system.url, &system.api_key)?;
+    let sku = format!("smoke-{}", &crate::runtime_api::uuid_v4()[..8]);
+    let r = c.call(
+        "PUT",
+        &format!("/inventory/{sku}"),
+        Some(&json!({"stock": 5, "price": 10.0, "name": "Smoke test item"})),
+        true,
+    )?;
+    if r.status >= 300 {
+        bail!("PUT /inventory/{sku} answered {}: {}", r.status, r.text());
+    }
+    let r = c.call(
+        "POST",
+        "/orders",
+        Some(&order_body("smoke@example.com", &[(&sku, 2, 10.0)])),
+        true,
+    )?;
+    if r.status != 202 {
+        bail!("POST /orders answered {}: {}", r.status, r.text());
+    }
+    let id = r.json()["orderId"]
+        .as_str()
+        .context("POST /orders gave no orderId")?
+        .to_owned();
+    let t = Instant::now();
+    let order = c.wait_for_status(&id, &["SHIPPED", "FAILED", "REJECTED"], Duration::from_secs(60))?;
+    if order["status"] != "SHIPPED" {
+        bail!("the smoke order ended {}: {order}", order["status"]);
+    }
+    println!(
+        "smoke: order {id} PENDING → SHIPPED in {} ms (tracking number {})",
+        t.elapsed().as_millis(),
+        order["trackingNumber"]
+            .as_str()
+            .or(order["shipping"]["trackingNumber"].as_str())
+            .unwrap_or("?")
+    );
+    Ok(())
+}
+
+/// `cargo xtask dev`.
+pub fn cli(
+    port: u16,
+    api_key: Option<String>,
+    moto_port: u16,
+    throttle: bool,
+    wait_scale: f64,
+    smoke_only: bool,
+) -> Result<std::process::ExitCode> {
+    // After Ctrl-C, the runtimes' complaints about their closing Runtime API are noise.
+    let stopping = Arc::new(AtomicBool::new(false));
+    let quiet = stopping.clone();
+    let log: LogSink = Arc::new(move |source: &str, line: &str| {
+        if !quiet.load(Ordering::Relaxed) {
+            eprintln!("[{source}] {line}");
+        }
+    });
+    let options = DevOptions {
+        port,
+        api_key,
+        moto_port,
+        throttle,
+        wait_scale,
+        log,
+        ..DevOptions::new()
+    };
+    eprintln!(
+        "cargo xtask dev: the order system on this machine (moto, local Lambda processes, the REST API)"
+    );
+    let mut system = DevSystem::start(options)?;
+    println!(
+        "\nReady in {:.1} s: {}  (API key: {})\n{}\n",
+        system.ready_after.as_secs_f64(),
+        system.url,
+        system.api_key,
+        system.example()
+    );
+    if smoke_only {
+        let result = smoke(&system);
+        stopping.store(true, Ordering::Relaxed);
+        system.shutdown();
+        result?;
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    println!("Logs follow, one line per function line ([function] ...). Ctrl-C stops everything.");
+    wait_for_signal()?;
+    stopping.store(true, Ordering::Relaxed);
+    eprintln!(
+        "\nstopping: the API, the event sources, the functions{}",
+        if system.moto_started { " and moto" } else { "" }
+    );
+    system.shutdown();
+    eprintln!("stopped");
+    Ok(std::process::ExitCode::SUCCESS)
+}

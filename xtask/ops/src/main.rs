@@ -1,0 +1,56 @@
+//! `xtask-ops`: the commands of `cargo xtask` that need the AWS SDK, the local cloud or the
+//! cross build. `cargo xtask` runs it with its own arguments; the command line is
+//! [`xtask::cli`], the same types, so both binaries agree on it.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Parser;
+use xtask::cli::{Cli, Cmd};
+use xtask_ops::{bench, build};
+
+fn main() -> ExitCode {
+    match run(Cli::parse().command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Cmd) -> Result<ExitCode> {
+    match command {
+        Cmd::Build {
+            arch,
+            functions,
+            quiet,
+        } => {
+            let start = std::time::Instant::now();
+            let built = build::build_functions(&build::BuildOptions {
+                arch,
+                functions,
+                quiet,
+            })?;
+            print!("{}", build::report(&built));
+            println!(
+                "{} {arch} function(s) in {:.1} s",
+                built.len(),
+                start.elapsed().as_secs_f64()
+            );
+        }
+        Cmd::Bench { dev: true, .. } => bench::dev_api()?,
+        Cmd::Bench { artifacts: true, .. } => bench::lambda_artifacts()?,
+        Cmd::Deploy(cmd) => return xtask_ops::deploy::cli::run(cmd),
+        Cmd::Dev {
+            port,
+            api_key,
+            moto_port,
+            no_throttle,
+            wait_scale,
+            smoke,
+        } => return xtask_ops::dev::cli(port, api_key, moto_port, !no_throttle, wait_scale, smoke),
+        light => return xtask::run(light),
+    }
+    Ok(ExitCode::SUCCESS)
+}

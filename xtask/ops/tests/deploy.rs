@@ -1,0 +1,1075 @@
+#![allow(clippy::unwrap_used)]
+//! The deploy pipeline against moto server (installed into .tools/ on first use, started on a
+//! free loopback port per test): first deploy, no change, a one-function update, diff and deploy
+//! agreeing, updates moto cannot apply, failures, destroy.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use aws_config::{Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use aws_sdk_sts::config::Credentials;
+use infra_model::Env;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use xtask_ops::artifact::Artifact;
+use xtask_ops::deploy::changes::{Action, ChangeSetKind, ChangeSource};
+use xtask_ops::deploy::template::{TemplateDelivery, resource_type, resources};
+use xtask_ops::deploy::{
+    self, AwsSettings, DeployOptions, DeployTarget, DestroyOutcome, LocalUpdates, Outcome, OutputMode, exit,
+};
+use xtask_ops::moto::MotoServer;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/// A zip with one stored (uncompressed) file `bootstrap`, mode 0755, dated 1980-01-01: small,
+/// deterministic, and a valid Lambda code package (moto reads it; it runs nothing).
+fn stored_zip(content: &[u8]) -> Vec<u8> {
+    fn crc32(data: &[u8]) -> u32 {
+        let mut c = !0u32;
+        for &b in data {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    (c >> 1) ^ 0xEDB8_8320
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    }
+    let name = b"bootstrap";
+    let crc = crc32(content);
+    let size = u32::try_from(content.len()).unwrap();
+    let name_len = u16::try_from(name.len()).unwrap();
+    let date: u16 = (1 << 5) | 1;
+    let mut z = Vec::new();
+    let mut local = Vec::new();
+    local.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+    for v in [20u16, 0, 0, 0, date] {
+        local.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [crc, size, size] {
+        local.extend_from_slice(&v.to_le_bytes());
+    }
+    local.extend_from_slice(&name_len.to_le_bytes());
+    local.extend_from_slice(&0u16.to_le_bytes());
+    local.extend_from_slice(name);
+    z.extend_from_slice(&local);
+    z.extend_from_slice(content);
+    let cd_offset = u32::try_from(z.len()).unwrap();
+    let mut cd = Vec::new();
+    cd.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+    for v in [(3u16 << 8) | 20, 20, 0, 0, 0, date] {
+        cd.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [crc, size, size] {
+        cd.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [name_len, 0, 0, 0, 0] {
+        cd.extend_from_slice(&v.to_le_bytes());
+    }
+    cd.extend_from_slice(&(0o100_755u32 << 16).to_le_bytes());
+    cd.extend_from_slice(&0u32.to_le_bytes());
+    cd.extend_from_slice(name);
+    z.extend_from_slice(&cd);
+    z.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    for v in [0u16, 0, 1, 1] {
+        z.extend_from_slice(&v.to_le_bytes());
+    }
+    z.extend_from_slice(&u32::try_from(cd.len()).unwrap().to_le_bytes());
+    z.extend_from_slice(&cd_offset.to_le_bytes());
+    z.extend_from_slice(&0u16.to_le_bytes());
+    z
+}
+
+/// Writes `DIR/<function>/bootstrap.zip` for every function (content: its name and a version)
+/// and returns them as artifacts, the way `--artifacts DIR` reads them.
+fn write_artifacts(dir: &Path, versions: &BTreeMap<&str, u32>) -> Vec<Artifact> {
+    for f in infra_model::system::FUNCTIONS.iter() {
+        let v = versions.get(f.name).copied().unwrap_or(1);
+        let d = dir.join(f.name);
+        std::fs::create_dir_all(&d).unwrap();
+        let body = format!("#!/bin/sh\necho {} v{v}\n", f.name);
+        std::fs::write(d.join("bootstrap.zip"), stored_zip(body.as_bytes())).unwrap();
+    }
+    deploy::artifacts_from_dir(dir).unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("orders-deploy-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn settings(server: &MotoServer) -> AwsSettings {
+    AwsSettings {
+        region: Some("us-east-1".into()),
+        profile: None,
+        endpoint_url: Some(server.endpoint.clone()),
+    }
+}
+
+fn options(server: &MotoServer) -> DeployOptions {
+    DeployOptions {
+        output: OutputMode::Text,
+        emulator_log: Some(server.log_path().to_path_buf()),
+        ..DeployOptions::default()
+    }
+}
+
+async fn sdk(server: &MotoServer) -> SdkConfig {
+    xtask_ops::deploy::aws::sdk_loader()
+        .endpoint_url(&server.endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .load()
+        .await
+}
+
+/// `cargo xtask <args>` (the built binary), against the server.
+fn xtask(server: &MotoServer, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask-ops"))
+        .args(args)
+        .args(["--endpoint-url", &server.endpoint])
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    eprintln!(
+        "$ xtask {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// logical id -> (type, physical id) of every resource of a stack.
+async fn stack_resources(cfg: &SdkConfig, stack: &str) -> BTreeMap<String, (String, String)> {
+    let cfn = aws_sdk_cloudformation::Client::new(cfg);
+    let out = cfn.list_stack_resources().stack_name(stack).send().await.unwrap();
+    out.stack_resource_summaries()
+        .iter()
+        .map(|r| {
+            (
+                r.logical_resource_id().unwrap_or("").to_owned(),
+                (
+                    r.resource_type().unwrap_or("").to_owned(),
+                    r.physical_resource_id().unwrap_or("").to_owned(),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                s.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+/// The value a template expression has in the deployed stack: literals as they are, `Ref` as
+/// the physical id, `GetAtt Arn/StreamArn` as read back from the service.
+struct Resolver {
+    physical: BTreeMap<String, (String, String)>,
+    queue_arns: BTreeMap<String, String>,
+    stream_arns: BTreeMap<String, String>,
+    secret_arn: String,
+}
+
+impl Resolver {
+    fn resolve(&self, v: &Value) -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Object(m) => {
+                if let Some(Value::String(name)) = m.get("Ref") {
+                    if name == "PaginationKeySecret" {
+                        return Some(self.secret_arn.clone());
+                    }
+                    return self.physical.get(name).map(|(_, p)| p.clone());
+                }
+                let parts = m.get("Fn::GetAtt")?.as_array()?;
+                let (name, attr) = (parts[0].as_str()?, parts[1].as_str()?);
+                match attr {
+                    "Arn" if self.queue_arns.contains_key(name) => self.queue_arns.get(name).cloned(),
+                    "StreamArn" => self.stream_arns.get(name).cloned(),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The first deploy, read back through the service APIs
+
+async fn check_resources_match_the_template(cfg: &SdkConfig, stack: &str, artifacts: &[Artifact]) {
+    let template = infra_model::synth(Env::Dev).unwrap().to_value();
+    let resources = resources(&template);
+    let physical = stack_resources(cfg, stack).await;
+    let ddb = aws_sdk_dynamodb::Client::new(cfg);
+    let sqs = aws_sdk_sqs::Client::new(cfg);
+    let lambda = aws_sdk_lambda::Client::new(cfg);
+    let secrets = aws_sdk_secretsmanager::Client::new(cfg);
+
+    let of_type = |ty: &str| -> Vec<(String, Value)> {
+        resources
+            .iter()
+            .filter(|(_, r)| resource_type(r) == ty)
+            .map(|(id, r)| (id.clone(), r.clone()))
+            .collect()
+    };
+    let id_of = |logical: &str| -> String {
+        physical
+            .get(logical)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_else(|| panic!("{logical} is not in the stack"))
+    };
+
+    // Tables: keys, attributes, indexes, stream, billing.
+    let mut stream_arns = BTreeMap::new();
+    let tables = of_type("AWS::DynamoDB::Table");
+    assert!(tables.len() >= 4, "{tables:?}");
+    for (id, r) in &tables {
+        let p = &r["Properties"];
+        let t = ddb.describe_table().table_name(id_of(id)).send().await.unwrap();
+        let t = t.table().unwrap();
+        let keys: BTreeSet<(String, String)> = t
+            .key_schema()
+            .iter()
+            .map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned()))
+            .collect();
+        let want: BTreeSet<(String, String)> = p["KeySchema"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                (
+                    k["AttributeName"].as_str().unwrap().to_owned(),
+                    k["KeyType"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(keys, want, "{id} key schema");
+        let attrs: BTreeSet<(String, String)> = t
+            .attribute_definitions()
+            .iter()
+            .map(|a| {
+                (
+                    a.attribute_name().to_owned(),
+                    a.attribute_type().as_str().to_owned(),
+                )
+            })
+            .collect();
+        let want: BTreeSet<(String, String)> = p["AttributeDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["AttributeName"].as_str().unwrap().to_owned(),
+                    a["AttributeType"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(attrs, want, "{id} attributes");
+        let gsis: BTreeSet<String> = t
+            .global_secondary_indexes()
+            .iter()
+            .filter_map(|g| g.index_name().map(str::to_owned))
+            .collect();
+        let want: BTreeSet<String> = p
+            .get("GlobalSecondaryIndexes")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|g| g["IndexName"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(gsis, want, "{id} indexes");
+        assert_eq!(
+            t.billing_mode_summary()
+                .and_then(|b| b.billing_mode())
+                .map(|b| b.as_str()),
+            p["BillingMode"].as_str(),
+            "{id} billing"
+        );
+        if let Some(view) = p.pointer("/StreamSpecification/StreamViewType") {
+            let spec = t.stream_specification().unwrap();
+            assert!(spec.stream_enabled(), "{id} stream");
+            assert_eq!(
+                spec.stream_view_type().map(|v| v.as_str()),
+                view.as_str(),
+                "{id} stream view"
+            );
+            stream_arns.insert(id.clone(), t.latest_stream_arn().unwrap().to_owned());
+        }
+    }
+
+    // Queues: every attribute the template sets, the redrive to the right queue.
+    let mut queue_arns = BTreeMap::new();
+    let queues = of_type("AWS::SQS::Queue");
+    for (id, _) in &queues {
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(id_of(id))
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let arn = attrs.attributes().unwrap()[&QueueAttributeName::QueueArn].clone();
+        queue_arns.insert(id.clone(), arn);
+    }
+    for (id, r) in &queues {
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(id_of(id))
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let attrs = attrs.attributes().unwrap();
+        let p = &r["Properties"];
+        for (prop, attr) in [
+            ("VisibilityTimeout", QueueAttributeName::VisibilityTimeout),
+            (
+                "MessageRetentionPeriod",
+                QueueAttributeName::MessageRetentionPeriod,
+            ),
+            (
+                "ReceiveMessageWaitTimeSeconds",
+                QueueAttributeName::ReceiveMessageWaitTimeSeconds,
+            ),
+            ("KmsMasterKeyId", QueueAttributeName::KmsMasterKeyId),
+            (
+                "KmsDataKeyReusePeriodSeconds",
+                QueueAttributeName::KmsDataKeyReusePeriodSeconds,
+            ),
+        ] {
+            if let Some(want) = p.get(prop) {
+                let want = want
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| want.to_string());
+                assert_eq!(attrs.get(&attr), Some(&want), "{id} {prop}");
+            }
+        }
+        if let Some(redrive) = p.get("RedrivePolicy") {
+            let got: Value = serde_json::from_str(&attrs[&QueueAttributeName::RedrivePolicy]).unwrap();
+            let dlq = redrive
+                .pointer("/deadLetterTargetArn/Fn::GetAtt/0")
+                .unwrap()
+                .as_str()
+                .unwrap();
+            assert_eq!(
+                got["deadLetterTargetArn"],
+                json!(queue_arns[dlq]),
+                "{id} redrive target"
+            );
+            assert_eq!(
+                got["maxReceiveCount"].to_string(),
+                redrive["maxReceiveCount"].to_string(),
+                "{id} redrive count"
+            );
+        }
+    }
+
+    let secret_arn = secrets
+        .describe_secret()
+        .secret_id(format!("{stack}/PaginationKeySecret"))
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    let resolver = Resolver {
+        physical: physical.clone(),
+        queue_arns,
+        stream_arns,
+        secret_arn,
+    };
+
+    // Functions: runtime, handler, sizes, every environment variable resolved, and the code is
+    // the artifact (CodeSha256 is the base64 SHA-256 of the zip).
+    let functions = of_type("AWS::Lambda::Function");
+    assert_eq!(functions.len(), infra_model::system::FUNCTIONS.len());
+    for (id, r) in &functions {
+        let p = &r["Properties"];
+        let f = lambda
+            .get_function()
+            .function_name(id_of(id))
+            .send()
+            .await
+            .unwrap();
+        let c = f.configuration().unwrap();
+        assert_eq!(
+            c.runtime().map(|r| r.as_str()),
+            p["Runtime"].as_str(),
+            "{id} runtime"
+        );
+        assert_eq!(c.handler(), p["Handler"].as_str(), "{id} handler");
+        assert_eq!(
+            c.memory_size().map(i64::from),
+            p["MemorySize"].as_i64(),
+            "{id} memory"
+        );
+        assert_eq!(c.timeout().map(i64::from), p["Timeout"].as_i64(), "{id} timeout");
+        let vars = c
+            .environment()
+            .and_then(|e| e.variables())
+            .cloned()
+            .unwrap_or_default();
+        let want = p
+            .pointer("/Environment/Variables")
+            .and_then(Value::as_object)
+            .unwrap();
+        assert_eq!(vars.len(), want.len(), "{id} environment: {vars:?}");
+        for (k, v) in want {
+            assert_eq!(vars.get(k), resolver.resolve(v).as_ref(), "{id} {k}");
+        }
+        let spec = infra_model::system::FUNCTIONS
+            .iter()
+            .find(|s| format!("{}Function", s.id) == *id)
+            .unwrap();
+        let artifact = artifacts.iter().find(|a| a.function == spec.name).unwrap();
+        let zip = std::fs::read(&artifact.zip).unwrap();
+        assert_eq!(
+            c.code_sha256(),
+            Some(base64(&Sha256::digest(&zip)).as_str()),
+            "{id} code"
+        );
+    }
+    // The secret the functions read is real.
+    let arn = resolver.secret_arn.clone();
+    let value = secrets.get_secret_value().secret_id(&arn).send().await.unwrap();
+    assert_eq!(value.secret_string().map(str::len), Some(64));
+
+    // Event source mappings: source, target and settings.
+    let mappings = of_type("AWS::Lambda::EventSourceMapping");
+    let polled = infra_model::system::FUNCTIONS
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.trigger,
+                infra_model::decl::Trigger::Stream(_) | infra_model::decl::Trigger::Queue(_)
+            )
+        })
+        .count();
+    assert_eq!(mappings.len(), polled);
+    for (id, r) in &mappings {
+        let p = &r["Properties"];
+        let m = lambda
+            .get_event_source_mapping()
+            .uuid(id_of(id))
+            .send()
+            .await
+            .unwrap();
+        let source = resolver.resolve(&p["EventSourceArn"]).unwrap();
+        assert_eq!(m.event_source_arn(), Some(source.as_str()), "{id} source");
+        let target = p.pointer("/FunctionName/Fn::GetAtt/0").unwrap().as_str().unwrap();
+        assert!(
+            m.function_arn()
+                .unwrap()
+                .ends_with(&format!(":{}", id_of(target))),
+            "{id} target"
+        );
+        assert_eq!(
+            m.batch_size().map(i64::from),
+            p["BatchSize"].as_i64(),
+            "{id} batch size"
+        );
+        let types: Vec<String> = m
+            .function_response_types()
+            .iter()
+            .map(|t| t.as_str().to_owned())
+            .collect();
+        assert_eq!(json!(types), p["FunctionResponseTypes"], "{id} response types");
+        if let Some(pos) = p.get("StartingPosition") {
+            assert_eq!(
+                m.starting_position().map(|s| s.as_str()),
+                pos.as_str(),
+                "{id} start"
+            );
+        }
+        if let Some(n) = p.get("MaximumRetryAttempts") {
+            assert_eq!(
+                m.maximum_retry_attempts().map(i64::from),
+                n.as_i64(),
+                "{id} retries"
+            );
+        }
+        if let Some(b) = p.get("BisectBatchOnFunctionError") {
+            assert_eq!(m.bisect_batch_on_function_error(), b.as_bool(), "{id} bisect");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lifecycle
+
+#[tokio::test]
+async fn deploy_lifecycle_against_moto() {
+    let server = MotoServer::start().unwrap();
+    let cfg = sdk(&server).await;
+    let dir = scratch("lifecycle");
+    let artifacts = write_artifacts(&dir.join("v1"), &BTreeMap::new());
+    let target = DeployTarget::new(Env::Dev, settings(&server));
+    let stack = target.stack.clone();
+    let mut timings = Vec::new();
+
+    // 0. diff before anything exists: every resource to add, and nothing left behind.
+    let diff = deploy::diff(&target, &options(&server), &artifacts)
+        .await
+        .unwrap();
+    assert_eq!(diff.plan.change_set, Some(ChangeSetKind::Create));
+    assert!(!diff.plan.changes.is_empty() && diff.plan.changes.iter().all(|c| c.action == Action::Add));
+    let cfn = aws_sdk_cloudformation::Client::new(&cfg);
+    assert!(
+        cfn.describe_stacks().stack_name(&stack).send().await.is_err(),
+        "diff leaves no stack behind"
+    );
+    assert_eq!(
+        diff.plan.uploads.uploaded.len(),
+        infra_model::system::FUNCTIONS.len(),
+        "each artifact under its content hash"
+    );
+    let first_diff = deploy::changes::summary(&diff.plan.changes);
+
+    // 1. First deploy: the stack, through a CREATE change set, the template through S3.
+    let t = Instant::now();
+    let report = deploy::deploy(&target, &options(&server), &artifacts)
+        .await
+        .unwrap();
+    timings.push(("first deploy", t.elapsed()));
+    assert_eq!(report.outcome, Outcome::Deployed, "{report:#?}");
+    assert_eq!(report.exit_code(), exit::OK);
+    assert_eq!(report.plan.change_set, Some(ChangeSetKind::Create));
+    assert_eq!(
+        deploy::changes::summary(&report.plan.changes),
+        first_diff,
+        "diff and deploy agree"
+    );
+    assert!(
+        report.plan.uploads.uploaded.is_empty(),
+        "diff uploaded the artifacts already"
+    );
+    assert_eq!(
+        report.plan.uploads.already_there.len(),
+        infra_model::system::FUNCTIONS.len()
+    );
+    assert_eq!(report.plan.template_delivery, TemplateDelivery::ViaS3);
+    assert!(report.plan.changes.iter().all(|c| c.action == Action::Add));
+    assert!(report.plan.local_notes.iter().any(|n| n.id == "ApiStage"));
+    // Every output of the template but the API key's id (the local profile leaves the key out).
+    let declared = infra_model::synth(Env::Dev).unwrap().to_value()["Outputs"]
+        .as_object()
+        .map_or(0, |o| o.len());
+    assert_eq!(report.outputs.len(), declared - 1, "{:?}", report.outputs);
+    check_resources_match_the_template(&cfg, &stack, &artifacts).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&cfg)
+            .force_path_style(true)
+            .build(),
+    );
+    let templates = s3
+        .list_objects_v2()
+        .bucket(&report.plan.bucket)
+        .prefix(format!("templates/{stack}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        templates.contents().len(),
+        1,
+        "the template went through the bucket"
+    );
+    let tags: BTreeMap<String, String> = cfn
+        .describe_stacks()
+        .stack_name(&stack)
+        .send()
+        .await
+        .unwrap()
+        .stacks()[0]
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned()))
+        .collect();
+    assert_eq!(tags["app"], "orders");
+    assert_eq!(tags["environment"], "dev");
+    assert!(!tags["commit"].is_empty());
+
+    // 2. Nothing changed: `No changes`, exit 0, fast, no change set (the command itself).
+    let t = Instant::now();
+    let out = xtask(
+        &server,
+        &[
+            "deploy",
+            "--env",
+            "dev",
+            "--artifacts",
+            dir.join("v1").to_str().unwrap(),
+        ],
+    );
+    timings.push(("no-change deploy (command)", t.elapsed()));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("No changes: orders-dev is up to date"),
+        "{}",
+        text(&out)
+    );
+    let again = deploy::deploy(&target, &options(&server), &artifacts)
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, Outcome::NoChanges);
+    assert_eq!(again.plan.change_set, None);
+    assert!(again.plan.uploads.uploaded.is_empty());
+
+    // 3. One function's code changes: one upload, one function updated, the others untouched.
+    let lambda = aws_sdk_lambda::Client::new(&cfg);
+    let code = |name: String| {
+        let lambda = lambda.clone();
+        async move {
+            lambda
+                .get_function()
+                .function_name(name)
+                .send()
+                .await
+                .unwrap()
+                .configuration()
+                .unwrap()
+                .code_sha256()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let mut before = BTreeMap::new();
+    for f in infra_model::system::FUNCTIONS.iter() {
+        before.insert(f.name, code(format!("{stack}-{}", f.name)).await);
+    }
+    let v2 = write_artifacts(&dir.join("v2"), &BTreeMap::from([("health", 2)]));
+    let diff = deploy::diff(&target, &options(&server), &v2).await.unwrap();
+    assert_eq!(diff.exit_code(true), exit::CHANGES);
+    let t = Instant::now();
+    let report = deploy::deploy(&target, &options(&server), &v2).await.unwrap();
+    timings.push(("one-function update", t.elapsed()));
+    assert_eq!(report.outcome, Outcome::Deployed, "{report:#?}");
+    let health_key = format!(
+        "functions/health/{}.zip",
+        v2.iter().find(|a| a.function == "health").unwrap().sha256
+    );
+    // diff uploaded it already: deploy found it there. Together: one upload.
+    assert_eq!(diff.plan.uploads.uploaded, vec![health_key.clone()]);
+    assert!(report.plan.uploads.uploaded.is_empty());
+    assert_eq!(
+        report.plan.uploads.already_there.len(),
+        infra_model::system::FUNCTIONS.len()
+    );
+    let changed: Vec<(Action, String)> = report
+        .plan
+        .changes
+        .iter()
+        .map(|c| (c.action, c.logical_id.clone()))
+        .collect();
+    assert_eq!(changed, vec![(Action::Modify, "HealthFunction".to_owned())]);
+    assert_eq!(report.plan.changes[0].source, ChangeSource::ParameterDiff);
+    assert_eq!(
+        deploy::changes::summary(&diff.plan.changes),
+        deploy::changes::summary(&report.plan.changes),
+        "diff and deploy agree"
+    );
+    for f in infra_model::system::FUNCTIONS.iter() {
+        let now = code(format!("{stack}-{}", f.name)).await;
+        if f.name == "health" {
+            let zip = std::fs::read(dir.join("v2/health/bootstrap.zip")).unwrap();
+            assert_eq!(now, base64(&Sha256::digest(&zip)), "health runs the new code");
+            assert_ne!(now, before["health"]);
+        } else {
+            assert_eq!(now, before[f.name], "{} untouched", f.name);
+        }
+    }
+
+    // 4. A template change: diff and deploy show the same adds, modifies and removes, and the
+    // deploy applies them.
+    let mut changed = infra_model::synth(Env::Dev).unwrap().to_value();
+    let r = changed["Resources"].as_object_mut().unwrap();
+    r.insert(
+        "ExtraQueue".into(),
+        json!({"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 45}}),
+    );
+    r["OrderEventsQueue"]["Properties"]["VisibilityTimeout"] = json!(200);
+    r.remove("Dashboard");
+    let changed_target = target.clone().with_template(changed);
+    let diff = deploy::diff(&changed_target, &options(&server), &v2)
+        .await
+        .unwrap();
+    let report = deploy::deploy(&changed_target, &options(&server), &v2)
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Deployed, "{report:#?}");
+    let expected = BTreeSet::from([
+        (Action::Add, "ExtraQueue".to_owned()),
+        (Action::Modify, "OrderEventsQueue".to_owned()),
+        (Action::Remove, "Dashboard".to_owned()),
+    ]);
+    assert_eq!(deploy::changes::summary(&diff.plan.changes), expected);
+    assert_eq!(deploy::changes::summary(&report.plan.changes), expected);
+    let physical = stack_resources(&cfg, &stack).await;
+    assert!(physical.contains_key("ExtraQueue") && !physical.contains_key("Dashboard"));
+    let sqs = aws_sdk_sqs::Client::new(&cfg);
+    let vis = sqs
+        .get_queue_attributes()
+        .queue_url(&physical["OrderEventsQueue"].1)
+        .attribute_names(QueueAttributeName::VisibilityTimeout)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        vis.attributes().unwrap()[&QueueAttributeName::VisibilityTimeout],
+        "200"
+    );
+    assert!(
+        report.outputs.contains_key("OrderEventsQueueUrl"),
+        "outputs still there after an update"
+    );
+
+    // 5. An update moto cannot apply (a table): refused with what to do, then --recreate.
+    let mut tagged = infra_model::synth(Env::Dev).unwrap().to_value();
+    tagged["Resources"]["InventoryTable"]["Properties"]["Tags"] = json!([{"Key": "team", "Value": "stock"}]);
+    let tagged_target = target.clone().with_template(tagged);
+    let err = deploy::deploy(&tagged_target, &options(&server), &v2)
+        .await
+        .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("InventoryTable (AWS::DynamoDB::Table)") && msg.contains("--recreate"),
+        "{msg}"
+    );
+    assert!(
+        stack_resources(&cfg, &stack).await.contains_key("ExtraQueue"),
+        "the refused update changed nothing"
+    );
+    let recreate = DeployOptions {
+        local_updates: LocalUpdates::Recreate,
+        ..options(&server)
+    };
+    let report = deploy::deploy(&tagged_target, &recreate, &v2).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Deployed, "{report:#?}");
+    assert_eq!(report.plan.change_set, Some(ChangeSetKind::Create));
+    let physical = stack_resources(&cfg, &stack).await;
+    let ddb = aws_sdk_dynamodb::Client::new(&cfg);
+    let arn = ddb
+        .describe_table()
+        .table_name(&physical["InventoryTable"].1)
+        .send()
+        .await
+        .unwrap()
+        .table()
+        .unwrap()
+        .table_arn()
+        .unwrap()
+        .to_owned();
+    let tags = ddb
+        .list_tags_of_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == "team" && t.value() == "stock")
+    );
+    let apis = aws_sdk_apigateway::Client::new(&cfg)
+        .get_rest_apis()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        apis.items().len(),
+        1,
+        "the recreate deleted the REST API moto left behind"
+    );
+
+    // 6. seed-inventory, status, outputs (the commands).
+    let out = xtask(&server, &["seed-inventory", "--env", "dev"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let items = ddb
+        .scan()
+        .table_name(&physical["InventoryTable"].1)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        items
+            .items()
+            .iter()
+            .any(|i| i.get("sku").and_then(|s| s.as_s().ok()).map(String::as_str) == Some("laptop"))
+    );
+    let out = xtask(&server, &["status", "--env", "dev", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["exists"], json!(true));
+    let out = xtask(&server, &["outputs", "--env", "dev"]);
+    assert!(text(&out).contains("InventoryTableName"), "{}", text(&out));
+
+    // 7. destroy (the command): the stack, the REST API moto leaves, the stand-in secret.
+    let t = Instant::now();
+    let out = xtask(&server, &["destroy", "--env", "dev"]);
+    timings.push(("destroy (command)", t.elapsed()));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("Destroyed orders-dev"), "{}", text(&out));
+    let out = xtask(&server, &["status", "--env", "dev"]);
+    assert!(text(&out).contains("does not exist"), "{}", text(&out));
+    let apis = aws_sdk_apigateway::Client::new(&cfg)
+        .get_rest_apis()
+        .send()
+        .await
+        .unwrap();
+    assert!(apis.items().is_empty(), "no REST API left behind");
+    let secrets = aws_sdk_secretsmanager::Client::new(&cfg)
+        .list_secrets()
+        .send()
+        .await
+        .unwrap();
+    assert!(secrets.secret_list().is_empty(), "no stand-in secret left behind");
+    assert!(ddb.list_tables().send().await.unwrap().table_names().is_empty());
+
+    for (what, d) in &timings {
+        eprintln!("timing: {what}: {:.2} s", d.as_secs_f64());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failures
+
+#[tokio::test]
+async fn failures_say_why_and_exit_non_zero() {
+    let server = MotoServer::start().unwrap();
+    let cfg = sdk(&server).await;
+    let dir = scratch("failures");
+    let artifacts = write_artifacts(&dir, &BTreeMap::new());
+
+    // A broken template: a reference to nothing.
+    let broken = json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {"Broken": {"Type": "AWS::SQS::Queue", "Properties": {
+            "VisibilityTimeout": {"Ref": "Nowhere"},
+        }}},
+    });
+    let target = DeployTarget::new(Env::Dev, settings(&server))
+        .with_stack_name("orders-broken")
+        .with_template(broken);
+    let report = deploy::deploy(&target, &options(&server), &artifacts)
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
+    assert_eq!(report.exit_code(), exit::FAILED);
+    let reason = &report.failures[0].reason;
+    assert!(reason.contains("Nowhere"), "{reason}");
+
+    // A stack that fails while creating: a table name another table already has.
+    let ddb = aws_sdk_dynamodb::Client::new(&cfg);
+    ddb.create_table()
+        .table_name("orders-taken")
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let table = |name: &str| {
+        json!({"Type": "AWS::DynamoDB::Table", "Properties": {
+            "TableName": name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+        }})
+    };
+    let clash = json!({"Resources": {"Taken": table("orders-taken")}});
+    let target = DeployTarget::new(Env::Dev, settings(&server))
+        .with_stack_name("orders-clash")
+        .with_template(clash);
+    let report = deploy::deploy(&target, &options(&server), &artifacts)
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
+    assert!(
+        report.failures[0].reason.contains("already exists"),
+        "{:?}",
+        report.failures
+    );
+
+    // Failing again is the same failure (the failed stack is cleared first), and a fixed
+    // template deploys.
+    let again = deploy::deploy(&target, &options(&server), &artifacts)
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, Outcome::Failed);
+    assert!(
+        again.failures[0].reason.contains("already exists"),
+        "{:?}",
+        again.failures
+    );
+    let fixed = target
+        .clone()
+        .with_template(json!({"Resources": {"Free": table("orders-free")}}));
+    let report = deploy::deploy(&fixed, &options(&server), &artifacts)
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Deployed, "{report:#?}");
+
+    // An update that fails half-way: moto leaves the stack half-applied; the next deploy says so
+    // and what to do, and --recreate does it.
+    let half = target
+        .clone()
+        .with_template(json!({"Resources": {"Free": table("orders-free"), "Taken": table("orders-taken")}}));
+    let report = deploy::deploy(&half, &options(&server), &artifacts)
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
+    let err = deploy::deploy(&fixed, &options(&server), &artifacts)
+        .await
+        .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("half-applied") && msg.contains("--recreate"),
+        "{msg}"
+    );
+    let recreate = DeployOptions {
+        local_updates: LocalUpdates::Recreate,
+        ..options(&server)
+    };
+    let report = deploy::deploy(&fixed, &recreate, &artifacts).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Deployed, "{report:#?}");
+    let destroyed = deploy::destroy(&fixed, &options(&server)).await.unwrap();
+    assert_eq!(destroyed.outcome, DestroyOutcome::Destroyed);
+
+    // Prod without --yes and without a terminal: not confirmed, nothing changed.
+    let prod = DeployTarget::new(Env::Prod, settings(&server))
+        .with_template(json!({"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {}}}}));
+    let report = deploy::deploy(&prod, &options(&server), &artifacts)
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::NotConfirmed);
+    assert_eq!(report.exit_code(), exit::NOT_CONFIRMED);
+    let cfn = aws_sdk_cloudformation::Client::new(&cfg);
+    assert!(
+        cfn.describe_stacks()
+            .stack_name("orders-prod")
+            .send()
+            .await
+            .is_err(),
+        "no stack left"
+    );
+    let yes = DeployOptions {
+        yes: true,
+        ..options(&server)
+    };
+    let report = deploy::deploy(&prod, &yes, &artifacts).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Deployed);
+    let out = xtask(&server, &["destroy", "--env", "prod"]);
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(exit::NOT_CONFIRMED)),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("--yes"), "{}", text(&out));
+    let out = xtask(&server, &["destroy", "--env", "prod", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn missing_artifacts_name_the_build_command() {
+    let dir = scratch("missing");
+    let err = deploy::artifacts_from_dir(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains("missing function zip") && err.contains("cargo xtask build"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn errors_users_meet_say_what_to_do() {
+    // Nothing listening: the emulator is not running.
+    let port = xtask_ops::moto::free_port().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask-ops"))
+        .args([
+            "status",
+            "--env",
+            "dev",
+            "--endpoint-url",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("is the emulator running?"), "{}", text(&out));
+
+    // No credentials anywhere (and no network needed to find that out).
+    let empty = scratch("no-credentials");
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask-ops"))
+        .args(["status", "--env", "dev", "--region", "eu-west-1"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &empty)
+        .env("AWS_CONFIG_FILE", empty.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", empty.join("credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("no usable AWS credentials") && t.contains("aws sso login"),
+        "{t}"
+    );
+    let _ = std::fs::remove_dir_all(&empty);
+}

@@ -1,0 +1,319 @@
+//! `cargo xtask`'s command line, declared once: the light binary (`xtask`) parses it to run
+//! synthesis, lint, scan and CI itself, and hands every other command, with the same arguments,
+//! to `xtask-ops` (the AWS SDK, the local cloud, the cross build), which parses it again with
+//! these same types. So `cargo xtask --help` lists every command and a mistyped argument is
+//! refused before anything heavy compiles.
+
+use std::path::PathBuf;
+
+use clap::builder::TypedValueParser as _;
+use clap::{Args, Parser, Subcommand};
+use infra_model::Env;
+
+/// The local API's port in `cargo xtask dev`: the OpenAPI document's local server.
+pub const DEFAULT_PORT: u16 = infra_model::system::openapi::LOCAL_PORT;
+/// moto's port in `cargo xtask dev` (a moto already answering there is reused).
+pub const DEFAULT_MOTO_PORT: u16 = 5000;
+/// The factor `cargo xtask dev` applies to every wait (retry intervals, visibility timeout).
+pub const DEFAULT_WAIT_SCALE: f64 = 0.01;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Synthesize, lint and measure the order system",
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Synthesize the CloudFormation templates and the API's OpenAPI documents (no AWS account,
+    /// network or compiled function needed).
+    Synth {
+        /// The environment(s) to synthesize.
+        #[arg(long, value_parser = envs_arg(), default_value = "all")]
+        env: Envs,
+        /// Where to write `<stack>.template.yaml` (and `.json`) and `<stack>.openapi.json`.
+        #[arg(long, default_value = "target/synth")]
+        out: PathBuf,
+        /// Which template files to write (the OpenAPI documents are JSON).
+        #[arg(long, value_enum, default_value = "yaml")]
+        format: crate::synth::Format,
+        /// Print one environment's YAML instead of writing files.
+        #[arg(long, conflicts_with_all = ["check", "out", "format"])]
+        stdout: bool,
+        /// Fail if a template or an OpenAPI document differs from its committed snapshot under
+        /// snapshots/.
+        #[arg(long)]
+        check: bool,
+        /// The snapshots folder `--check` compares with.
+        #[arg(long, default_value = "snapshots", requires = "check")]
+        snapshots: PathBuf,
+    },
+    /// Run cfn-lint (installed on first use into .tools/) on the synthesized templates.
+    Lint {
+        #[arg(long, value_parser = envs_arg(), default_value = "all")]
+        env: Envs,
+    },
+    /// Build the functions' Lambda zips (release, provided.al2023) into target/lambda/<function>/.
+    Build {
+        /// The instruction set.
+        #[arg(long, value_enum, default_value = "arm64")]
+        arch: Arch,
+        /// Only this function (repeatable); all functions when absent.
+        #[arg(long = "function", value_name = "NAME")]
+        functions: Vec<String>,
+        /// Only warnings and errors from cargo.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Measure synthesis, and the Lambda artifacts (sizes, start-up, build times), and print the
+    /// figures the README quotes.
+    Bench {
+        /// Only the local system's figures (`cargo xtask dev`: start-up, request latency and
+        /// throughput under load).
+        #[arg(long, conflicts_with_all = ["synth", "artifacts"])]
+        dev: bool,
+        /// Only synthesis's figures (in process, and the command as typed).
+        #[arg(long, conflicts_with = "artifacts")]
+        synth: bool,
+        /// Only the Lambda artifacts' figures.
+        #[arg(long)]
+        artifacts: bool,
+        /// A CDK app of the same system (a folder with `cdk.json` and its `node_modules`):
+        /// `cdk synth` is timed in the same run and the ratio printed.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["dev", "artifacts"])]
+        vs_cdk: Option<PathBuf>,
+    },
+    /// Install the project's pinned tools into .tools/ (or $ORDERS_TOOLS_DIR) and print where they are.
+    Tools,
+    /// Run what the CI pipeline runs: format, clippy, tests, snapshots, cfn-lint, workflows, security scan, arm64 build.
+    Ci,
+    /// Check the GitHub Actions workflows in .github/workflows/ with actionlint.
+    LintWorkflows,
+    /// Scan the synthesized templates and their IAM policies with checkov (installed on first
+    /// use into .tools/): every finding is fixed or suppressed in its resource's metadata.
+    Scan,
+    /// The whole system locally: moto, the dev stack, the functions, the event sources, the
+    /// workflow and the REST API on 127.0.0.1 (no Docker, no AWS account).
+    Dev {
+        /// The API's port.
+        #[arg(long, default_value_t = DEFAULT_PORT)]
+        port: u16,
+        /// The API key (generated and printed when absent).
+        #[arg(long, value_name = "KEY")]
+        api_key: Option<String>,
+        /// moto's port; a moto already answering there is reused (0: a fresh one on a free port).
+        #[arg(long, default_value_t = DEFAULT_MOTO_PORT)]
+        moto_port: u16,
+        /// Turn off the usage plan's and the stage's throttling (for load tests).
+        #[arg(long)]
+        no_throttle: bool,
+        /// The factor on every wait (retry intervals, visibility timeout); 1 = as deployed.
+        #[arg(long, default_value_t = DEFAULT_WAIT_SCALE)]
+        wait_scale: f64,
+        /// Run one order through, print the result and exit.
+        #[arg(long)]
+        smoke: bool,
+    },
+    /// deploy, diff, destroy, outputs, status, seed-inventory, moto (see xtask_ops::deploy).
+    #[command(flatten)]
+    Deploy(DeployCommand),
+}
+
+impl Cmd {
+    /// Whether the command runs in `xtask-ops` (it needs the AWS SDK, the local cloud or the
+    /// cross build); the others run in the light binary.
+    pub fn runs_in_ops(&self) -> bool {
+        match self {
+            Cmd::Build { .. } | Cmd::Dev { .. } | Cmd::Deploy(_) => true,
+            Cmd::Bench { dev, artifacts, .. } => *dev || *artifacts,
+            Cmd::Synth { .. } | Cmd::Lint { .. } | Cmd::Tools | Cmd::Ci | Cmd::LintWorkflows | Cmd::Scan => {
+                false
+            }
+        }
+    }
+}
+
+/// A Lambda instruction set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Arch {
+    /// Graviton: `aarch64-unknown-linux-gnu`. What ships.
+    #[default]
+    Arm64,
+    /// `x86_64-unknown-linux-gnu`.
+    #[value(name = "x86_64")]
+    X86_64,
+}
+
+impl Arch {
+    /// The name Lambda gives it (`Architectures` of a function).
+    pub fn lambda_name(self) -> &'static str {
+        match self {
+            Arch::Arm64 => "arm64",
+            Arch::X86_64 => "x86_64",
+        }
+    }
+
+    /// The Rust target triple.
+    pub fn rust_target(self) -> &'static str {
+        match self {
+            Arch::Arm64 => "aarch64-unknown-linux-gnu",
+            Arch::X86_64 => "x86_64-unknown-linux-gnu",
+        }
+    }
+
+    /// Parses `arm64` / `aarch64` / `x86_64` / `amd64`.
+    pub fn parse(s: &str) -> Option<Arch> {
+        match s {
+            "arm64" | "aarch64" => Some(Arch::Arm64),
+            "x86_64" | "x86-64" | "amd64" => Some(Arch::X86_64),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.lambda_name())
+    }
+}
+
+/// `--region`, `--profile`, `--endpoint-url`: every deploy command takes them.
+#[derive(Args, Clone, Debug, Default)]
+pub struct AwsArgs {
+    /// The AWS region (default: AWS_REGION, or the profile's region; us-east-1 for a local endpoint).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The AWS profile (default: AWS_PROFILE, or `default`). SSO profiles work after `aws sso login`.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Send every request there instead of AWS (`http://127.0.0.1:5000` for `cargo xtask moto`).
+    /// A loopback endpoint gets the local profile: see the README's "Deploying" section.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+/// `--env`: one of the model's environments, by the names `Env::ALL` gives them (no copy of
+/// the list here).
+pub fn env_arg() -> impl clap::builder::TypedValueParser<Value = Env> {
+    clap::builder::PossibleValuesParser::new(Env::ALL.map(Env::name)).map(|name| {
+        name.parse::<Env>()
+            .expect("PossibleValuesParser admits only Env::ALL's names")
+    })
+}
+
+/// The environments of `--env all` or `--env <one>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envs(pub Vec<Env>);
+
+/// `--env` of the commands that take several: one environment's name, or `all`.
+pub fn envs_arg() -> impl clap::builder::TypedValueParser<Value = Envs> {
+    clap::builder::PossibleValuesParser::new(Env::ALL.map(Env::name).into_iter().chain(["all"])).map(|name| {
+        Envs(if name == "all" {
+            Env::ALL.to_vec()
+        } else {
+            vec![
+                name.parse::<Env>()
+                    .expect("PossibleValuesParser admits only Env::ALL's names"),
+            ]
+        })
+    })
+}
+
+/// What deploy and diff share.
+#[derive(Args, Clone, Debug)]
+pub struct PlanArgs {
+    /// The environment: the stack is `orders-<env>`.
+    #[arg(long, value_parser = env_arg())]
+    pub env: Env,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Use the zips in DIR/<function>/bootstrap.zip instead of building them.
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+    /// The artifacts bucket (default `orders-artifacts-<account>-<region>`, created on first use).
+    #[arg(long, value_name = "NAME")]
+    pub artifacts_bucket: Option<String>,
+    /// Where alarms send e-mail (the AlarmEmail parameter); without it the deployed value stays.
+    #[arg(long, value_name = "ADDRESS")]
+    pub alarm_email: Option<String>,
+    /// Print the report as JSON on stdout (progress goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The deploy commands.
+#[derive(Subcommand, Clone, Debug)]
+pub enum DeployCommand {
+    /// Build, upload and deploy a stack through a CloudFormation change set, showing the diff
+    /// and the progress; `No changes` when there are none. Prod asks first.
+    Deploy {
+        #[command(flatten)]
+        plan: PlanArgs,
+        /// Do not ask for confirmation (prod needs it without a terminal, or with CI=true).
+        #[arg(long)]
+        yes: bool,
+        /// Local endpoint only: when moto cannot apply an update (a table, a log group, ...),
+        /// delete the local stack and create it again instead of refusing.
+        #[arg(long)]
+        recreate: bool,
+    },
+    /// Show what deploy would change (the same change set, deleted afterwards).
+    Diff {
+        #[command(flatten)]
+        plan: PlanArgs,
+        /// Exit with code 2 when there are changes.
+        #[arg(long)]
+        fail: bool,
+    },
+    /// Delete a stack (prod asks first). Resources its policies retain are listed as kept.
+    Destroy {
+        #[arg(long, value_parser = env_arg())]
+        env: Env,
+        #[command(flatten)]
+        aws: AwsArgs,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a stack's outputs.
+    Outputs {
+        #[arg(long, value_parser = env_arg())]
+        env: Env,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a stack's status, outputs and last events.
+    Status {
+        #[arg(long, value_parser = env_arg())]
+        env: Env,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fill a deployed stack's inventory table with sample products (laptop, mouse, keyboard, ...).
+    SeedInventory {
+        #[arg(long, value_parser = env_arg())]
+        env: Env,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run moto server (the local AWS emulator, installed into .tools/) in the foreground;
+    /// point the deploy commands at it with --endpoint-url.
+    Moto {
+        #[arg(long, default_value_t = 5000)]
+        port: u16,
+    },
+}
