@@ -35,7 +35,7 @@ pub fn stack_name(env: Env) -> String {
 
 /// Synthesizes the template of one environment.
 pub fn synth(env: Env) -> Result<Synthesized, SynthError> {
-    template(env).synth()
+    template(env).into_synth()
 }
 
 /// Every function of the system.

@@ -5,8 +5,7 @@
 //! `xtask_ops::deploy::local`.
 
 use std::fs::{self, File};
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,6 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 pub use xtask_tools::moto_command as command;
+
+use crate::http;
 
 /// How long the first start may take (Python imports, a cold disk).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -111,7 +112,7 @@ impl MotoServer {
                     self.log_tail(20)
                 );
             }
-            if http_get(self.port, "/moto-api/").is_ok_and(|status| status == 200) {
+            if moto_api(self.port, "GET", "/moto-api/").is_ok_and(|status| status == 200) {
                 return Ok(());
             }
             if start.elapsed() > READY_TIMEOUT {
@@ -140,7 +141,7 @@ impl MotoServer {
 
     /// Wipes moto's state (`POST /moto-api/reset`).
     pub fn reset(&self) -> Result<()> {
-        let status = http_request(self.port, "POST", "/moto-api/reset")?;
+        let status = moto_api(self.port, "POST", "/moto-api/reset")?;
         if status != 200 {
             bail!("moto reset answered HTTP {status}");
         }
@@ -173,28 +174,10 @@ pub fn free_port() -> Result<u16> {
         .port())
 }
 
-fn http_get(port: u16, path: &str) -> Result<u16> {
-    http_request(port, "GET", path)
-}
-
-/// A minimal HTTP/1.0 request to moto; returns the status code.
-fn http_request(port: u16, method: &str, path: &str) -> Result<u16> {
+/// One request to moto's own API on a loopback port; the status code.
+fn moto_api(port: u16, method: &str, path: &str) -> Result<u16> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\r\n"
-    )?;
-    let mut head = [0u8; 64];
-    let n = stream.read(&mut head)?;
-    let line = String::from_utf8_lossy(&head[..n]);
-    let status = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("not an HTTP answer: {line:?}"))?;
-    Ok(status)
+    Ok(http::request(addr, method, path, &[], b"", Duration::from_secs(5))?.status)
 }
 
 /// The last error line of a Python traceback in moto's log (`KeyError: 'X'`), if any: why moto

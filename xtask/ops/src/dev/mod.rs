@@ -17,7 +17,7 @@
 
 pub mod api;
 pub mod bench;
-pub mod http;
+pub use local_cloud::http;
 pub mod sources;
 pub mod topics;
 pub mod workflow;
