@@ -27,10 +27,17 @@
 //!   endpoint: that is how the emulator knows which process holds an invocation (to kill it on
 //!   timeout). A replacement process gets a new port.
 //! - An init failure (a `POST /runtime/init/error`, an exit before the first `/next`, or no
-//!   `/next` within [`INIT_TIMEOUT`]) stops the whole function instead of retrying the init on
-//!   every invocation: the waiting invocations and all later ones fail with
-//!   [`InvokeError::FunctionFailed`], which carries the reason. A process that keeps exiting while
-//!   idle is restarted with a growing delay, and stops the function after [`MAX_IDLE_EXITS`].
+//!   `/next` within [`INIT_TIMEOUT`]) before any sandbox of the function was ever ready stops
+//!   the whole function (a function that cannot start is a bug to show at once, not to retry):
+//!   the waiting invocations and all later ones fail with [`InvokeError::FunctionFailed`], which
+//!   carries the reason.
+//! - Once the function has run, it is never given up, as Lambda never gives up a function: a
+//!   sandbox whose init fails (killed, crashed) fails the oldest waiting invocation with
+//!   `Runtime.ExitError`, as Lambda fails the invocation that met a failed init ("If the Init
+//!   phase fails, Lambda ... retries the Init phase at the next invocation", Lambda Developer
+//!   Guide, "Understanding the Lambda execution environment lifecycle"), and a new sandbox takes
+//!   its place. A sandbox that keeps exiting, while idle or in init, is restarted with a delay
+//!   that doubles from 250 ms up to [`MAX_RESTART_DELAY`], so a crash loop is no hot loop.
 //! - Only buffered JSON responses: a streamed response ends the invocation with an error.
 //! - No Extensions, Logs or Telemetry API (a runtime built with `lambda_runtime`'s
 //!   `graceful-shutdown` feature registers an extension and will get a 404).
@@ -60,8 +67,8 @@ pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
 /// The largest event [`LocalFunction::invoke`] accepts (Lambda's synchronous limit, 6 MB).
 pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
-/// How many times in a row a sandbox may exit while idle before the function is stopped.
-pub const MAX_IDLE_EXITS: u32 = 3;
+/// The longest wait before a sandbox that keeps exiting is started again.
+pub const MAX_RESTART_DELAY: Duration = Duration::from_secs(2);
 /// The account id in the invoked function ARN (moto's default account, which `cargo xtask dev` uses).
 pub const ACCOUNT_ID: &str = "123456789012";
 
@@ -266,6 +273,7 @@ impl LocalFunction {
             state: Mutex::new(State {
                 stopping: false,
                 failed: None,
+                ever_ready: false,
                 queue: VecDeque::new(),
                 in_flight: HashMap::new(),
                 procs: BTreeMap::new(),
@@ -475,6 +483,9 @@ struct Shared {
 struct State {
     stopping: bool,
     failed: Option<String>,
+    /// Whether a sandbox of the function ever asked for work: from then on a failed init is
+    /// retried, not the end of the function.
+    ever_ready: bool,
     queue: VecDeque<Queued>,
     in_flight: HashMap<String, InFlight>,
     procs: BTreeMap<u64, Proc>,
@@ -1003,51 +1014,62 @@ fn after_exit(
         restart_now(state);
         return;
     }
-    match proc.killed {
-        Some(Kill::Timeout) => restart_now(state),
-        Some(Kill::Stopped) => {}
-        Some(Kill::InitTimeout) => state.fail(
-            name,
-            format!(
-                "{sandbox} did not ask for an invocation within {INIT_TIMEOUT:?} of starting \
-                 (killed); {}",
-                proc.last_output()
-            ),
-            notices,
-        ),
-        None if proc.ready_at.is_none() => state.fail(
-            name,
-            format!(
-                "{sandbox} exited ({status}) before asking for its first invocation; {}",
-                proc.last_output()
-            ),
-            notices,
-        ),
-        None => {
-            let Some(slot) = state.slots.get_mut(proc.slot) else {
-                return;
-            };
-            slot.idle_exits += 1;
-            let exits = slot.idle_exits;
-            if exits >= MAX_IDLE_EXITS {
-                state.fail(
-                    name,
-                    format!(
-                        "{sandbox} exited ({status}) while waiting for work, {exits} times in a \
-                         row; {}",
-                        proc.last_output()
-                    ),
-                    notices,
-                );
-            } else {
-                let delay = Duration::from_millis(250_u64 << exits);
-                slot.restart_at = Some(now + delay);
-                notices.push(format!(
-                    "{sandbox} exited ({status}) while waiting for work; restarting it in {delay:?}"
-                ));
-            }
-        }
+    let init_failure = match proc.killed {
+        Some(Kill::Timeout) => return restart_now(state),
+        Some(Kill::Stopped) => return,
+        Some(Kill::InitTimeout) => Some(format!(
+            "{sandbox} did not ask for an invocation within {INIT_TIMEOUT:?} of starting (killed); {}",
+            proc.last_output()
+        )),
+        None if proc.ready_at.is_none() => Some(format!(
+            "{sandbox} exited ({status}) before asking for its first invocation; {}",
+            proc.last_output()
+        )),
+        None => None,
+    };
+    if let Some(reason) = &init_failure
+        && !state.ever_ready
+    {
+        return state.fail(name, reason.clone(), notices);
     }
+    if let Some(reason) = &init_failure {
+        // The invocation that was waiting for this sandbox meets the failed init.
+        if let Some(q) = state.queue.pop_front() {
+            let _ = q.reply.send(Ok(Invocation {
+                request_id: q.request_id.clone(),
+                queued: q.enqueued.elapsed(),
+                duration: Duration::ZERO,
+                outcome: Outcome::Error {
+                    error_type: "Runtime.ExitError".to_owned(),
+                    error_message: format!(
+                        "RequestId: {} Error: Runtime exited with error: {status} (init failed)",
+                        q.request_id
+                    ),
+                },
+            }));
+        }
+        notices.push(format!("init failed: {reason}"));
+    }
+    let Some(slot) = state.slots.get_mut(proc.slot) else {
+        return;
+    };
+    slot.idle_exits += 1;
+    let delay = restart_delay(slot.idle_exits);
+    slot.restart_at = Some(now + delay);
+    let what = if init_failure.is_some() {
+        "during init"
+    } else {
+        "while waiting for work"
+    };
+    notices.push(format!(
+        "{sandbox} exited ({status}) {what}; starting a new one in {delay:?}"
+    ));
+}
+
+/// The wait before the `n`-th start in a row of a sandbox that keeps exiting: 250 ms doubling
+/// to [`MAX_RESTART_DELAY`].
+fn restart_delay(n: u32) -> Duration {
+    Duration::from_millis(250_u64 << n.min(8)).min(MAX_RESTART_DELAY)
 }
 
 /// Unblocks a listener's `accept` so its thread sees that the sandbox is gone.
@@ -1226,6 +1248,7 @@ fn next_event(shared: &Shared, id: u64, alive: &AtomicBool) -> Option<Answer> {
         && proc.ready_at.is_none()
     {
         proc.ready_at = Some(Instant::now());
+        state.ever_ready = true;
         shared.changed.notify_all();
     }
     let (queued, deadline_ms) = loop {

@@ -533,6 +533,12 @@ impl DevSystem {
         drop(self.moto.take());
     }
 
+    /// The functions' local Lambda services, in declaration order (a fault test kills their
+    /// sandboxes).
+    pub fn functions(&self) -> &[Arc<LocalFunction>] {
+        &self.functions
+    }
+
     /// The curl commands to paste.
     pub fn example(&self) -> String {
         let body = json!({
