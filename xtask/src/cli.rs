@@ -301,6 +301,16 @@ pub enum DeployCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print the API key's value (read from API Gateway; the stack outputs only its id): on
+    /// stdout alone, so `KEY=$(cargo xtask api-key --env dev)` works; a curl example on stderr.
+    ApiKey {
+        #[arg(long, value_parser = env_arg())]
+        env: Env,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[arg(long)]
+        json: bool,
+    },
     /// Fill a deployed stack's inventory table with sample products (laptop, mouse, keyboard, ...).
     SeedInventory {
         #[arg(long, value_parser = env_arg())]

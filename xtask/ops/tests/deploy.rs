@@ -842,6 +842,22 @@ async fn deploy_lifecycle_against_moto() {
     assert_eq!(status["exists"], json!(true));
     let out = xtask(&server, &["outputs", "--env", "dev"]);
     assert!(text(&out).contains("InventoryTableName"), "{}", text(&out));
+    // api-key: moto makes no API key through CloudFormation, and the command says so (the
+    // real path is tested with AWS-shaped replies: tests/api_key.rs).
+    let out = xtask(&server, &["api-key", "--env", "dev"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("moto does not create API keys"),
+        "{}",
+        text(&out)
+    );
+    let out = xtask(&server, &["api-key", "--env", "staging"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("orders-staging does not exist: deploy it first"),
+        "{}",
+        text(&out)
+    );
 
     // 7. destroy (the command): the stack, the REST API moto leaves, the stand-in secret.
     let t = Instant::now();

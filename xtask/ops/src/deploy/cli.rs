@@ -114,6 +114,17 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
             }
             report.exit_code()
         }
+        Commands::ApiKey { env, aws, json } => {
+            let target = DeployTarget::new(env, aws.into());
+            let report = block_on(super::apikey::api_key(&target))??;
+            if json {
+                print_json(&report)?;
+            } else {
+                print_lines([&report.value]);
+                eprintln!("{}", report.curl_hint());
+            }
+            super::exit::OK
+        }
         Commands::SeedInventory { env, aws, json } => {
             let target = DeployTarget::new(env, aws.into());
             let report = block_on(super::seed::seed_inventory(&target, mode(json)))??;

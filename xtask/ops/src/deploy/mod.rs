@@ -16,6 +16,7 @@
 //!    executes, follows the events ([`events`]) and prints the outputs, or the failures.
 
 pub mod account;
+pub mod apikey;
 pub mod aws;
 pub mod bucket;
 pub mod changes;
