@@ -311,6 +311,29 @@ pub enum DeployCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The dead-letter queues and failure destinations (from the model): depth and oldest age;
+    /// `--show N` prints messages without consuming them; `--redrive` moves a dead-letter
+    /// queue's messages back to its source queue (prod asks first).
+    Dlq {
+        #[arg(long, value_parser = env_arg())]
+        env: Env,
+        #[command(flatten)]
+        aws: AwsArgs,
+        /// Only this queue (its short name, such as `order-events-dlq`, or logical id).
+        #[arg(long, value_name = "NAME")]
+        queue: Option<String>,
+        /// Print up to N messages of each queue (they stay in the queue).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        show: usize,
+        /// Move the messages back to their source queue.
+        #[arg(long)]
+        redrive: bool,
+        /// Do not ask for confirmation (prod).
+        #[arg(long, requires = "redrive")]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Fill a deployed stack's inventory table with sample products (laptop, mouse, keyboard, ...).
     SeedInventory {
         #[arg(long, value_parser = env_arg())]

@@ -851,6 +851,12 @@ async fn deploy_lifecycle_against_moto() {
         "{}",
         text(&out)
     );
+    // dlq: every dead-letter queue and failure destination of the model, by its output.
+    let out = xtask(&server, &["dlq", "--env", "dev"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for q in xtask_ops::deploy::dlq::declared() {
+        assert!(text(&out).contains(q.queue.name), "{}", text(&out));
+    }
     let out = xtask(&server, &["api-key", "--env", "staging"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(

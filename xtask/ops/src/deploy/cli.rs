@@ -125,6 +125,39 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
             }
             super::exit::OK
         }
+        Commands::Dlq {
+            env,
+            aws,
+            queue,
+            show,
+            redrive,
+            yes,
+            json,
+        } => {
+            let target = DeployTarget::new(env, aws.into());
+            if redrive {
+                let console = super::console::Console::new(mode(json));
+                let question = format!(
+                    "Move the dead letters of {} back to their source queues?",
+                    target.stack
+                );
+                let options = DeployOptions {
+                    yes,
+                    ..DeployOptions::default()
+                };
+                if !super::run::confirmed(env, &options, &question, &console)? {
+                    return Ok(ExitCode::from(super::exit::NOT_CONFIRMED));
+                }
+            }
+            let options = super::dlq::DlqOptions { queue, show, redrive };
+            let report = block_on(super::dlq::dlq(&target, &options))??;
+            if json {
+                print_json(&report)?;
+            } else {
+                print_lines(report.lines());
+            }
+            super::exit::OK
+        }
         Commands::SeedInventory { env, aws, json } => {
             let target = DeployTarget::new(env, aws.into());
             let report = block_on(super::seed::seed_inventory(&target, mode(json)))??;

@@ -22,6 +22,7 @@ pub mod bucket;
 pub mod changes;
 pub mod cli;
 pub mod console;
+pub mod dlq;
 pub mod events;
 pub mod local;
 pub mod preflight;
