@@ -334,6 +334,22 @@ pub enum DeployCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Invoke one deployed function with an event (by default the real event fixture of its
+    /// trigger, from functions/test-support/fixtures) and print its response (stdout) and the
+    /// tail of its log (stderr). Exit 3 when the function failed.
+    Invoke {
+        #[arg(long, value_parser = env_arg())]
+        env: Env,
+        #[command(flatten)]
+        aws: AwsArgs,
+        /// The function (`orders-api`, `payment`, ...).
+        function: String,
+        /// The event, a JSON file.
+        #[arg(long, value_name = "FILE")]
+        event: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Fill a deployed stack's inventory table with sample products (laptop, mouse, keyboard, ...).
     SeedInventory {
         #[arg(long, value_parser = env_arg())]

@@ -158,6 +158,31 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
             }
             super::exit::OK
         }
+        Commands::Invoke {
+            env,
+            aws,
+            function,
+            event,
+            json,
+        } => {
+            let target = DeployTarget::new(env, aws.into());
+            let report = block_on(super::invoke::invoke(&target, &function, event.as_deref()))??;
+            if json {
+                print_json(&report)?;
+            } else {
+                print_lines([serde_json::to_string_pretty(&report.response).unwrap_or_default()]);
+                eprintln!(
+                    "--- log tail of {} ---\n{}",
+                    report.function_name,
+                    report.log_tail.trim_end()
+                );
+            }
+            if report.function_error.is_some() {
+                super::exit::FAILED
+            } else {
+                super::exit::OK
+            }
+        }
         Commands::SeedInventory { env, aws, json } => {
             let target = DeployTarget::new(env, aws.into());
             let report = block_on(super::seed::seed_inventory(&target, mode(json)))??;

@@ -24,6 +24,7 @@ pub mod cli;
 pub mod console;
 pub mod dlq;
 pub mod events;
+pub mod invoke;
 pub mod local;
 pub mod preflight;
 pub mod seed;
