@@ -840,6 +840,22 @@ async fn deploy_lifecycle_against_moto() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["exists"], json!(true));
+    // The health view: every declared queue's depth, the workflow's failures, the dashboard.
+    let health = &status["health"];
+    assert_eq!(
+        health["queues"].as_array().map(Vec::len),
+        Some(infra_model::system::QUEUES.len()),
+        "{health}"
+    );
+    assert_eq!(health["failedExecutionsLastHour"], json!(0), "{health}");
+    eprintln!("status health against moto: {health}");
+    assert!(
+        health["dashboardUrl"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("#dashboards:name=orders-dev")),
+        "{health}"
+    );
+
     let out = xtask(&server, &["outputs", "--env", "dev"]);
     assert!(text(&out).contains("InventoryTableName"), "{}", text(&out));
     // api-key: moto makes no API key through CloudFormation, and the command says so (the

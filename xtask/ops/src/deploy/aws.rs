@@ -111,6 +111,7 @@ pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub sfn: aws_sdk_sfn::Client,
 }
@@ -131,6 +132,7 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(conf),
             lambda: aws_sdk_lambda::Client::new(conf),
             logs: aws_sdk_cloudwatchlogs::Client::new(conf),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(conf),
             sqs: aws_sdk_sqs::Client::new(conf),
             sfn: aws_sdk_sfn::Client::new(conf),
         }
@@ -167,6 +169,7 @@ pub struct Aws {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub sfn: aws_sdk_sfn::Client,
 }
@@ -193,6 +196,7 @@ impl Aws {
             dynamodb: clients.dynamodb,
             lambda: clients.lambda,
             logs: clients.logs,
+            cloudwatch: clients.cloudwatch,
             sqs: clients.sqs,
             sfn: clients.sfn,
         }

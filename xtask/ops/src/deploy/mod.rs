@@ -24,6 +24,7 @@ pub mod cli;
 pub mod console;
 pub mod dlq;
 pub mod events;
+pub mod health;
 pub mod invoke;
 pub mod local;
 pub mod preflight;

@@ -16,6 +16,9 @@ pub struct StatusReport {
     pub info: Option<StackInfo>,
     /// The newest events, newest last.
     pub events: Vec<events::Event>,
+    /// Alarms, queues, failed executions, the dashboard (a stack that exists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<health::Health>,
 }
 
 impl StatusReport {
@@ -44,6 +47,9 @@ impl StatusReport {
             lines.push(format!("  tags: {}", tags.join(", ")));
         }
         lines.extend(self.output_lines());
+        if let Some(h) = &self.health {
+            lines.extend(h.lines());
+        }
         if !self.events.is_empty() {
             lines.push("Last events:".to_owned());
             lines.extend(self.events.iter().map(events::Event::line));
@@ -96,6 +102,10 @@ pub async fn status_with(aws: &Aws, target: &DeployTarget) -> Result<StatusRepor
         newest.reverse();
         evs = newest;
     }
+    let health = match &info {
+        Some(i) => Some(health::health(aws, i).await),
+        None => None,
+    };
     Ok(StatusReport {
         stack: target.stack.clone(),
         region: aws.region.clone(),
@@ -103,5 +113,6 @@ pub async fn status_with(aws: &Aws, target: &DeployTarget) -> Result<StatusRepor
         exists: info.is_some(),
         info,
         events: evs,
+        health,
     })
 }

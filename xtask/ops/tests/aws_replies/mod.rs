@@ -289,6 +289,7 @@ pub fn aws_with(region: &str, rules: &[Rule]) -> Aws {
         dynamodb: client!(aws_sdk_dynamodb),
         lambda: client!(aws_sdk_lambda),
         logs: client!(aws_sdk_cloudwatchlogs),
+        cloudwatch: client!(aws_sdk_cloudwatch),
         sqs: client!(aws_sdk_sqs),
         sfn: client!(aws_sdk_sfn),
     };
