@@ -350,6 +350,29 @@ pub enum DeployCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The functions' and the workflow's CloudWatch logs, merged in time order: time, function,
+    /// level, message.
+    Logs {
+        #[arg(long, value_parser = env_arg())]
+        env: Env,
+        #[command(flatten)]
+        aws: AwsArgs,
+        /// Only this function's log (repeatable).
+        #[arg(long = "function", value_name = "NAME")]
+        functions: Vec<String>,
+        /// Only the lines that carry this order id, across every function.
+        #[arg(long, value_name = "ID")]
+        order: Option<String>,
+        /// How far back: 90s, 10m, 2h, 1d.
+        #[arg(long, default_value = "10m")]
+        since: String,
+        /// Keep printing new lines (every 2 s) until Ctrl-C.
+        #[arg(long)]
+        follow: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Fill a deployed stack's inventory table with sample products (laptop, mouse, keyboard, ...).
     SeedInventory {
         #[arg(long, value_parser = env_arg())]

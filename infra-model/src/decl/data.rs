@@ -249,6 +249,13 @@ pub struct WorkflowSpec {
     pub definition: fn() -> Definition,
 }
 
+impl WorkflowSpec {
+    /// Its execution log group's logical id (`OrderWorkflowLogGroup`).
+    pub fn log_group_id(&self) -> String {
+        format!("{}LogGroup", self.id)
+    }
+}
+
 impl PartialEq for WorkflowSpec {
     fn eq(&self, other: &Self) -> bool {
         self.id == other.id

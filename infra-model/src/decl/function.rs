@@ -193,6 +193,11 @@ impl Function {
         format!("{}Function", self.id)
     }
 
+    /// Its log group's logical id (`ReserveStockFunctionLogGroup`).
+    pub fn log_group_id(&self) -> String {
+        format!("{}FunctionLogGroup", self.id)
+    }
+
     /// The name of the workflow substitution holding its ARN (`PaymentFunctionArn`).
     pub fn arn_var(&self) -> String {
         format!("{}FunctionArn", self.id)

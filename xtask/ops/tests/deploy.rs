@@ -873,6 +873,12 @@ async fn deploy_lifecycle_against_moto() {
     for q in xtask_ops::deploy::dlq::declared() {
         assert!(text(&out).contains(q.queue.name), "{}", text(&out));
     }
+    // logs: the stack's log groups read (the functions never run in moto: no lines).
+    let out = xtask(&server, &["logs", "--env", "dev", "--since", "1h"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = xtask(&server, &["logs", "--env", "dev", "--function", "nope"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("no function named \"nope\""), "{}", text(&out));
     let out = xtask(&server, &["api-key", "--env", "staging"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(

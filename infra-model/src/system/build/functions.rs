@@ -71,7 +71,7 @@ pub(super) fn add_function(
     );
     let function_name = Expr::sub(format!("${{AWS::StackName}}-{}", spec.name));
     let log_group = t.add_with(
-        &format!("{id}FunctionLogGroup"),
+        &spec.log_group_id(),
         LogGroup::new(
             Expr::sub(format!("/aws/lambda/${{AWS::StackName}}-{}", spec.name)),
             settings.log_retention_days,
@@ -229,7 +229,7 @@ pub(super) fn add_event_sources(t: &mut Template, env: Env, settings: &Settings,
 pub(super) fn add_workflow(t: &mut Template, settings: &Settings, spec: &WorkflowSpec, built: &mut Built) {
     let id = spec.id;
     let log_group = t.add_with(
-        &format!("{id}LogGroup"),
+        &spec.log_group_id(),
         LogGroup::new(
             Expr::sub(format!(
                 "/aws/vendedlogs/states/${{AWS::StackName}}-{}",

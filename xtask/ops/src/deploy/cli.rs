@@ -183,6 +183,27 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
                 super::exit::OK
             }
         }
+        Commands::Logs {
+            env,
+            aws,
+            functions,
+            order,
+            since,
+            follow,
+            json,
+        } => {
+            let target = DeployTarget::new(env, aws.into());
+            let options = super::logs::LogsOptions {
+                functions,
+                order,
+                since: super::logs::parse_since(&since)?,
+            };
+            let printed = block_on(super::logs::logs(&target, &options, follow, json))??;
+            if printed == 0 && !json {
+                eprintln!("no log lines in the last {since}");
+            }
+            super::exit::OK
+        }
         Commands::SeedInventory { env, aws, json } => {
             let target = DeployTarget::new(env, aws.into());
             let report = block_on(super::seed::seed_inventory(&target, mode(json)))??;

@@ -27,6 +27,7 @@ pub mod events;
 pub mod health;
 pub mod invoke;
 pub mod local;
+pub mod logs;
 pub mod preflight;
 pub mod seed;
 pub mod template;
