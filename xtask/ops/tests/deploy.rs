@@ -878,7 +878,11 @@ async fn deploy_lifecycle_against_moto() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = xtask(&server, &["logs", "--env", "dev", "--function", "nope"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("no function named \"nope\""), "{}", text(&out));
+    assert!(
+        text(&out).contains("no function named \"nope\""),
+        "{}",
+        text(&out)
+    );
     let out = xtask(&server, &["api-key", "--env", "staging"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
