@@ -96,7 +96,7 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
         }
         Commands::Outputs { env, aws, json } => {
             let target = DeployTarget::new(env, aws.into());
-            let report = block_on(super::status(&target))??;
+            let report = block_on(super::outputs(&target))??;
             if json {
                 print_json(&report.info.as_ref().map(|i| &i.outputs))?;
             } else {

@@ -81,6 +81,21 @@ pub async fn status(target: &DeployTarget) -> Result<StatusReport> {
     status_with(&aws, target).await
 }
 
+/// `cargo xtask outputs`: the stack alone (no events, no health view), one call.
+pub async fn outputs(target: &DeployTarget) -> Result<StatusReport> {
+    let aws = Aws::connect(&target.aws).await?;
+    let info = read_stack(&aws, &target.stack).await?;
+    Ok(StatusReport {
+        stack: target.stack.clone(),
+        region: aws.region.clone(),
+        account: aws.account.clone(),
+        exists: info.is_some(),
+        info,
+        events: Vec::new(),
+        health: None,
+    })
+}
+
 /// [`status`] with given clients.
 pub async fn status_with(aws: &Aws, target: &DeployTarget) -> Result<StatusReport> {
     let info = read_stack(aws, &target.stack).await?;
