@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 /// Synthesis in process (release build, via the `infra-model` bench) and the whole
 /// `synth` command as a user runs it (this binary, already built).
 pub fn synth(vs_cdk: Option<&Path>) -> Result<()> {
-    let status = Command::new(env!("CARGO"))
+    let status = xtask_tools::cargo_command()
         .args(["bench", "--quiet", "-p", "infra-model", "--bench", "synth"])
         .current_dir(crate::root())
         .status()

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 
 fn cargo(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO"));
+    let mut c = xtask_tools::cargo_command();
     c.args(args).current_dir(crate::root());
     c
 }

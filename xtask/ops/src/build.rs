@@ -114,6 +114,7 @@ pub fn build_functions(options: &BuildOptions) -> Result<Vec<BuiltFunction>> {
     let out_root = lambda_dir(arch)?;
 
     let mut cmd = Command::new(&cargo_zigbuild);
+    tools::strip_package_env(&mut cmd);
     cmd.arg("zigbuild")
         .args(["--profile", PROFILE, "--target"])
         .arg(zig_target(arch))
@@ -227,7 +228,7 @@ pub struct HostBinary {
 /// executables, in `FUNCTIONS` order. No tools needed beyond cargo.
 pub fn host_binaries(functions: &[String], profile: HostProfile, quiet: bool) -> Result<Vec<HostBinary>> {
     let functions = selected(functions)?;
-    let mut cmd = Command::new(cargo());
+    let mut cmd = tools::cargo_command();
     cmd.arg("build")
         .args(["--message-format", "json-render-diagnostics"])
         .current_dir(crate::root());
@@ -326,17 +327,13 @@ fn path_with_tools() -> Result<std::ffi::OsString> {
     std::env::join_paths(paths).context("a PATH entry contains ':'")
 }
 
-fn cargo() -> std::ffi::OsString {
-    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
-}
-
 fn rustc() -> std::ffi::OsString {
     std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into())
 }
 
 /// Cargo's target folder (`CARGO_TARGET_DIR`, `build.target-dir`, or `target/`).
 pub fn target_dir() -> Result<PathBuf> {
-    let out = Command::new(cargo())
+    let out = tools::cargo_command()
         .args(["metadata", "--no-deps", "--format-version", "1"])
         .current_dir(crate::root())
         .stderr(Stdio::inherit())
