@@ -119,6 +119,54 @@ pub enum Cmd {
         /// Run one order through, print the result and exit.
         #[arg(long)]
         smoke: bool,
+        /// On a saved change under functions/, rebuild the affected functions and restart only
+        /// their sandboxes (tables, queues and moto stay); a change under infra-model/ is
+        /// reported as needing a restart.
+        #[arg(long, conflicts_with = "smoke")]
+        watch: bool,
+    },
+    /// Run the end-to-end scenarios against a live API: happy path to SHIPPED, over-stock
+    /// rejection, declined payment, missing key 403, validation 400s, unknown order 404, a race
+    /// for the last units, an idempotent retry, listing by customer and status. Uses SKUs of its
+    /// own and deletes them afterwards; prints a table of checks. Exit 3 when a check failed.
+    TestApi {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// How long an order may take to reach its final status.
+        #[arg(long, default_value = "120s", value_name = "DURATION")]
+        order_timeout: String,
+        /// Leave the run's SKUs and orders in the tables.
+        #[arg(long)]
+        keep: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// An open-loop load test of a live API: a fixed arrival rate, a mix of routes, latency
+    /// percentiles per route, statuses, throughput and a histogram; the report in Markdown or
+    /// HTML (with a plot). Stays within the usage plan unless told not to.
+    Load {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Requests per second.
+        #[arg(long, default_value_t = 5.0)]
+        rate: f64,
+        /// How long: 30s, 2m.
+        #[arg(long, default_value = "30s", value_name = "DURATION")]
+        duration: String,
+        /// The routes' weights: create, get, list, stock, health.
+        #[arg(long, default_value = "create=1,get=3,list=1")]
+        mix: String,
+        /// Where to write the report (`.html` for a page with a plot, else Markdown).
+        #[arg(long, value_name = "FILE", default_value = "target/load/report.md")]
+        report: PathBuf,
+        /// Go above the usage plan's rate or daily quota (the API answers 429 past them).
+        #[arg(long)]
+        ignore_usage_plan: bool,
+        /// Leave the run's SKU and orders in the tables.
+        #[arg(long)]
+        keep: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// deploy, diff, destroy, outputs, status, seed-inventory, moto (see xtask_ops::deploy).
     #[command(flatten)]
@@ -130,7 +178,9 @@ impl Cmd {
     /// cross build); the others run in the light binary.
     pub fn runs_in_ops(&self) -> bool {
         match self {
-            Cmd::Build { .. } | Cmd::Dev { .. } | Cmd::Deploy(_) => true,
+            Cmd::Build { .. } | Cmd::Dev { .. } | Cmd::Deploy(_) | Cmd::TestApi { .. } | Cmd::Load { .. } => {
+                true
+            }
             Cmd::Bench { dev, artifacts, .. } => *dev || *artifacts,
             Cmd::Synth { .. } | Cmd::Lint { .. } | Cmd::Tools | Cmd::Ci | Cmd::LintWorkflows | Cmd::Scan => {
                 false
@@ -198,6 +248,26 @@ pub struct AwsArgs {
     pub endpoint_url: Option<String>,
 }
 
+/// Which live API `test-api` and `load` call: one of `--env` (a deployed environment),
+/// `--url` with `--api-key`, or `--local` (the running `cargo xtask dev`).
+#[derive(Args, Clone, Debug, Default)]
+pub struct ApiArgs {
+    /// A deployed environment: its ApiUrl output, and its key read from API Gateway.
+    #[arg(long, value_parser = env_arg(), conflicts_with_all = ["url", "local"])]
+    pub env: Option<Env>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// The API's base URL (with the stage), such as the ApiUrl output.
+    #[arg(long, value_name = "URL", requires = "api_key", conflicts_with = "local")]
+    pub url: Option<String>,
+    /// The key for --url (`cargo xtask api-key --env E` prints it).
+    #[arg(long, value_name = "KEY", requires = "url")]
+    pub api_key: Option<String>,
+    /// The local system that `cargo xtask dev` runs (found through target/dev/local.json).
+    #[arg(long)]
+    pub local: bool,
+}
+
 /// `--env`: one of the model's environments, by the names `Env::ALL` gives them (no copy of
 /// the list here).
 pub fn env_arg() -> impl clap::builder::TypedValueParser<Value = Env> {
@@ -262,6 +332,11 @@ pub enum DeployCommand {
         /// delete the local stack and create it again instead of refusing.
         #[arg(long)]
         recreate: bool,
+        /// When only function code changed, update those functions' code directly
+        /// (UpdateFunctionCode, seconds) instead of a change set; the stack drifts until the next
+        /// full deploy. Anything else falls back to a change set. Refused for prod.
+        #[arg(long, conflicts_with = "recreate")]
+        hotswap: bool,
     },
     /// Show what deploy would change (the same change set, deleted afterwards).
     Diff {
@@ -353,8 +428,12 @@ pub enum DeployCommand {
     /// The functions' and the workflow's CloudWatch logs, merged in time order: time, function,
     /// level, message.
     Logs {
-        #[arg(long, value_parser = env_arg())]
-        env: Env,
+        #[arg(long, value_parser = env_arg(), required_unless_present = "local", conflicts_with = "local")]
+        env: Option<Env>,
+        /// The local system's log instead (what the running `cargo xtask dev` writes to
+        /// target/dev/functions.log).
+        #[arg(long)]
+        local: bool,
         #[command(flatten)]
         aws: AwsArgs,
         /// Only this function's log (repeatable).

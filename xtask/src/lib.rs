@@ -11,7 +11,7 @@ pub mod synth;
 pub mod workflows;
 
 use std::ffi::OsStr;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 #[cfg(not(unix))]
 use anyhow::Context as _;
@@ -110,7 +110,9 @@ pub fn run(command: Cmd) -> Result<ExitCode> {
                 return ops(&["bench", "--artifacts"]);
             }
         }
-        Cmd::Build { .. } | Cmd::Dev { .. } | Cmd::Deploy(_) => return ops_with_these_arguments(),
+        Cmd::Build { .. } | Cmd::Dev { .. } | Cmd::Deploy(_) | Cmd::TestApi { .. } | Cmd::Load { .. } => {
+            return ops_with_these_arguments();
+        }
         Cmd::Ci => crate::ci::run()?,
         Cmd::Scan => {
             if !crate::ci::scan_command()? {
@@ -148,8 +150,7 @@ fn ops_with_these_arguments() -> Result<ExitCode> {
 /// Runs `xtask-ops` with these arguments, in this process's place (on Unix the process becomes
 /// it: signals such as Ctrl-C and the exit code are its own).
 pub fn ops<S: AsRef<OsStr>>(args: &[S]) -> Result<ExitCode> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
+    let mut cmd = xtask_tools::cargo_command();
     cmd.arg("run")
         .arg("--quiet")
         .arg("--manifest-path")

@@ -46,3 +46,19 @@ fn deploys_of_one_environment_never_overlap_and_prod_needs_its_environment() {
         "no long-lived keys"
     );
 }
+
+#[test]
+fn every_deploy_is_followed_by_the_live_api_test() {
+    use clap::Parser as _;
+    let root = xtask::root();
+    let deploy = fs::read_to_string(root.join(".github/workflows/deploy.yml")).unwrap();
+    let deployed = deploy.find("run: cargo xtask deploy --env").unwrap();
+    let tested = deploy
+        .find("run: cargo xtask test-api --env \"${TARGET_ENV}\"")
+        .unwrap();
+    assert!(tested > deployed, "test-api runs after the deploy step");
+    // The command line the step runs is one `cargo xtask` takes.
+    let cli = xtask::cli::Cli::try_parse_from(["cargo xtask", "test-api", "--env", "staging"]).unwrap();
+    assert!(matches!(cli.command, xtask::cli::Cmd::TestApi { .. }));
+    assert!(cli.command.runs_in_ops());
+}

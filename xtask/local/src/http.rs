@@ -241,8 +241,9 @@ impl Aws {
     }
 }
 
-/// `application/x-www-form-urlencoded` encoding of one key or value.
-fn form_encode(s: &str) -> String {
+/// Percent-encoding of one key or value (`application/x-www-form-urlencoded`, and a URL's
+/// query): every byte but the unreserved ones.
+pub fn form_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),

@@ -405,6 +405,30 @@ impl LocalFunction {
             .collect()
     }
 
+    /// Replaces every sandbox with a new process of the same command (the binary rebuilt, for
+    /// `cargo xtask dev --watch`): an idle one at once, a busy one when its invocation is done
+    /// (it takes no new one meanwhile). Queued invocations wait for the new sandboxes. Returns
+    /// how many were asked to go; [`LocalFunction::ready`] waits for their successors.
+    pub fn recycle(&self) -> usize {
+        let mut n = 0;
+        {
+            let mut state = self.shared.lock();
+            for proc in state.procs.values_mut() {
+                if proc.exited.is_some() || proc.killed.is_some() {
+                    continue;
+                }
+                n += 1;
+                if proc.busy.is_some() {
+                    proc.retiring = true;
+                } else {
+                    proc.kill(Kill::Recycled);
+                }
+            }
+        }
+        self.shared.changed.notify_all();
+        n
+    }
+
     /// Why the function is stopped, if it is.
     pub fn failure(&self) -> Option<String> {
         self.shared.lock().failed.clone()
@@ -524,6 +548,8 @@ enum Kill {
     Timeout,
     InitTimeout,
     Stopped,
+    /// [`LocalFunction::recycle`]: replaced by a sandbox of the new code.
+    Recycled,
 }
 
 /// One sandbox process and its Runtime API listener.
@@ -543,6 +569,8 @@ struct Proc {
     killed: Option<Kill>,
     /// Set when the process is to be killed later (after [`INIT_ERROR_GRACE`]).
     kill_at: Option<Instant>,
+    /// [`LocalFunction::recycle`] asked for it to go once its invocation is done.
+    retiring: bool,
 }
 
 impl Proc {
@@ -794,6 +822,7 @@ fn spawn_proc(shared: &Arc<Shared>, slot: usize) -> Result<()> {
                 exited: None,
                 killed: None,
                 kill_at: None,
+                retiring: false,
             },
         );
         if let Some(s) = state.slots.get_mut(slot) {
@@ -871,7 +900,9 @@ fn supervise(shared: &Arc<Shared>) {
                     proc.alive.store(false, Ordering::SeqCst);
                 }
                 Ok(None) => {
-                    if proc.kill_at.is_some_and(|at| at <= now) {
+                    if proc.retiring && proc.busy.is_none() {
+                        proc.kill(Kill::Recycled);
+                    } else if proc.kill_at.is_some_and(|at| at <= now) {
                         proc.kill(Kill::Stopped);
                     } else if proc.ready_at.is_none()
                         && proc.killed.is_none()
@@ -1015,7 +1046,7 @@ fn after_exit(
         return;
     }
     let init_failure = match proc.killed {
-        Some(Kill::Timeout) => return restart_now(state),
+        Some(Kill::Timeout | Kill::Recycled) => return restart_now(state),
         Some(Kill::Stopped) => return,
         Some(Kill::InitTimeout) => Some(format!(
             "{sandbox} did not ask for an invocation within {INIT_TIMEOUT:?} of starting (killed); {}",
@@ -1255,7 +1286,10 @@ fn next_event(shared: &Shared, id: u64, alive: &AtomicBool) -> Option<Answer> {
         if state.stopping || state.failed.is_some() || !alive.load(Ordering::SeqCst) {
             return None;
         }
-        let free = state.procs.get(&id).is_some_and(|p| p.busy.is_none());
+        let free = state
+            .procs
+            .get(&id)
+            .is_some_and(|p| p.busy.is_none() && !p.retiring);
         if let Some(queued) = free.then(|| state.queue.pop_front()).flatten() {
             let now = Instant::now();
             let deadline_ms = SystemTime::now()

@@ -529,3 +529,34 @@ fn start_errors_say_what_to_do() {
     assert!(err.contains("No such file or directory"), "{err}");
     assert!(err.contains("PATH"), "{err}");
 }
+
+#[test]
+fn recycle_replaces_every_sandbox_and_lets_a_busy_one_finish_first() {
+    let mut config = config("recycled-fn", None);
+    config.concurrency = 2;
+    let (function, _logs) = start(config);
+    function.ready(READY).unwrap();
+    let old: HashSet<u32> = function.sandboxes().iter().map(|s| s.pid).collect();
+    assert_eq!(old.len(), 2);
+    thread::scope(|s| {
+        // One sandbox busy for 800 ms while the recycle is asked for.
+        let busy = s.spawn(|| function.invoke(json!({"action": "sleep", "ms": 800})).unwrap());
+        thread::sleep(Duration::from_millis(200));
+        assert_eq!(function.recycle(), 2);
+        // Queued meanwhile: served by a new sandbox, never by a retiring one.
+        let queued = function.invoke(json!({"action": "echo"})).unwrap();
+        let pid = u32::try_from(pid_of(response(&queued.outcome))).unwrap();
+        assert!(!old.contains(&pid), "a recycled sandbox took new work");
+        // The busy one finished its invocation, then went.
+        let done = busy.join().unwrap();
+        assert!(matches!(done.outcome, Outcome::Response(_)), "{:?}", done.outcome);
+    });
+    for pid in &old {
+        wait_until_gone(*pid);
+    }
+    function.ready(READY).unwrap();
+    let new: HashSet<u32> = function.sandboxes().iter().map(|s| s.pid).collect();
+    assert_eq!(new.len(), 2);
+    assert!(new.is_disjoint(&old), "{old:?} -> {new:?}");
+    assert!(function.failure().is_none());
+}

@@ -9,6 +9,7 @@ pub mod build;
 pub mod deploy;
 pub mod dev;
 pub mod elf;
+pub mod live;
 pub mod zip;
 
 pub use local_cloud::{moto, runtime_api};

@@ -49,7 +49,42 @@ fn run(command: Cmd) -> Result<ExitCode> {
             no_throttle,
             wait_scale,
             smoke,
-        } => return xtask_ops::dev::cli(port, api_key, moto_port, !no_throttle, wait_scale, smoke),
+            watch,
+        } => {
+            let mode = if smoke {
+                xtask_ops::dev::Mode::Smoke
+            } else if watch {
+                xtask_ops::dev::Mode::Watch
+            } else {
+                xtask_ops::dev::Mode::Serve
+            };
+            return xtask_ops::dev::cli(port, api_key, moto_port, !no_throttle, wait_scale, mode);
+        }
+        Cmd::TestApi {
+            api,
+            order_timeout,
+            keep,
+            json,
+        } => return xtask_ops::live::test_api_cli(api, &order_timeout, keep, json),
+        Cmd::Load {
+            api,
+            rate,
+            duration,
+            mix,
+            report,
+            ignore_usage_plan,
+            keep,
+            json,
+        } => {
+            let options = xtask_ops::live::load::LoadOptions {
+                rate,
+                duration: xtask_ops::deploy::logs::parse_duration("--duration", &duration)?,
+                mix: mix.parse()?,
+                ignore_usage_plan,
+                keep,
+            };
+            return xtask_ops::live::load_cli(api, &options, &report, json);
+        }
         light => return xtask::run(light),
     }
     Ok(ExitCode::SUCCESS)

@@ -45,9 +45,36 @@ fn print_lines<I: IntoIterator<Item = S>, S: std::fmt::Display>(lines: I) {
 /// Runs one deploy command; the exit code says how it ended ([`super::exit`]).
 pub fn run(cmd: Commands) -> Result<ExitCode> {
     let code = match cmd {
-        Commands::Deploy { plan, yes, recreate } => {
+        Commands::Deploy {
+            plan,
+            yes,
+            recreate,
+            hotswap,
+        } => {
+            if hotswap {
+                super::hotswap::refuse(plan.env)?;
+            }
             let artifacts = artifacts_for_deploy(plan.artifacts.as_deref())?;
             let target = DeployTarget::new(plan.env, plan.aws.into());
+            if hotswap {
+                let report = block_on(async {
+                    let aws = super::Aws::connect(&target.aws).await?;
+                    super::hotswap::hotswap(&aws, &target, &artifacts, plan.artifacts_bucket.as_deref()).await
+                })??;
+                if report.fallback.is_none() {
+                    if plan.json {
+                        print_json(&report)?;
+                    } else {
+                        for l in report.lines() {
+                            eprintln!("{l}");
+                        }
+                    }
+                    return Ok(ExitCode::from(super::exit::OK));
+                }
+                for l in report.lines() {
+                    eprintln!("{l}");
+                }
+            }
             let options = DeployOptions {
                 yes,
                 artifacts_bucket: plan.artifacts_bucket,
@@ -185,6 +212,7 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
         }
         Commands::Logs {
             env,
+            local,
             aws,
             functions,
             order,
@@ -192,13 +220,18 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
             follow,
             json,
         } => {
-            let target = DeployTarget::new(env, aws.into());
             let options = super::logs::LogsOptions {
                 functions,
                 order,
                 since: super::logs::parse_since(&since)?,
             };
-            let printed = block_on(super::logs::logs(&target, &options, follow, json))??;
+            let printed = match env {
+                Some(env) if !local => {
+                    let target = DeployTarget::new(env, aws.into());
+                    block_on(super::logs::logs(&target, &options, follow, json))??
+                }
+                _ => block_on(super::logs::local_logs(&options, follow, json))??,
+            };
             if printed == 0 && !json {
                 eprintln!("no log lines in the last {since}");
             }

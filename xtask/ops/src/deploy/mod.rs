@@ -25,6 +25,7 @@ pub mod console;
 pub mod dlq;
 pub mod events;
 pub mod health;
+pub mod hotswap;
 pub mod invoke;
 pub mod local;
 pub mod logs;

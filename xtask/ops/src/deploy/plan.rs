@@ -112,6 +112,24 @@ pub(crate) async fn ensure_local_secrets(
     Ok(profile)
 }
 
+/// The template as it is sent, and its body: through the local profile for an emulator (with
+/// what that profile left out).
+pub(crate) async fn template_to_send(
+    aws: &Aws,
+    target: &DeployTarget,
+) -> Result<(Value, String, Vec<local::LocalNote>)> {
+    let value = target.template_value()?;
+    if aws.local {
+        let specs = local::secrets(&value, &target.stack);
+        let profile = ensure_local_secrets(aws, &specs).await?;
+        let l = local::apply(&value, &profile)?;
+        Ok((l.value, l.body, l.notes))
+    } else {
+        let body = template::body(&value);
+        Ok((value, body, Vec::new()))
+    }
+}
+
 /// Steps 3 to 7: the stack's state, the template and parameters, the fast comparison, the
 /// bucket and uploads, the change set.
 pub(crate) async fn plan(
@@ -165,19 +183,7 @@ pub(crate) async fn plan(
         _ => None,
     };
 
-    // The template, through the local profile for an emulator.
-    let mut value = target.template_value()?;
-    let mut notes = Vec::new();
-    let body = if aws.local {
-        let specs = local::secrets(&value, stack);
-        let profile = ensure_local_secrets(aws, &specs).await?;
-        let l = local::apply(&value, &profile)?;
-        value = l.value;
-        notes = l.notes;
-        l.body
-    } else {
-        template::body(&value)
-    };
+    let (value, body, notes) = template_to_send(aws, target).await?;
     for line in local::render_notes(&notes) {
         console.line(line);
     }

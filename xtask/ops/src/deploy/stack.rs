@@ -251,3 +251,28 @@ pub(crate) async fn list_resources(aws: &Aws, stack: &str) -> Result<Vec<(String
     }
     Ok(out)
 }
+
+/// The stack's resources: logical id -> physical id (every page of ListStackResources).
+pub async fn physical_ids(aws: &Aws, stack: &str) -> Result<BTreeMap<String, String>> {
+    let mut physical = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let page = aws
+            .cfn
+            .list_stack_resources()
+            .stack_name(stack)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| aws.explain("list the stack's resources", e))?;
+        for r in page.stack_resource_summaries() {
+            if let (Some(l), Some(p)) = (r.logical_resource_id(), r.physical_resource_id()) {
+                physical.insert(l.to_owned(), p.to_owned());
+            }
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return Ok(physical);
+        }
+    }
+}

@@ -20,6 +20,7 @@ pub mod bench;
 pub use local_cloud::http;
 pub mod sources;
 pub mod topics;
+pub mod watch;
 pub mod workflow;
 
 use std::collections::BTreeMap;
@@ -645,16 +646,8 @@ impl Client {
     }
 }
 
-/// An order body for `email` with `(sku, quantity, price)` lines.
-pub fn order_body(email: &str, lines: &[(&str, u32, f64)]) -> Value {
-    json!({
-        "customerName": "Ann Example",
-        "customerEmail": email,
-        "items": lines.iter().map(|(sku, q, p)| json!({"sku": sku, "productName": sku, "quantity": q, "price": p})).collect::<Vec<_>>(),
-        "shippingAddress": {"street": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "US"},
-        "paymentMethod": "CARD"
-    })
-}
+/// An order body for `email` with `(sku, quantity, price)` lines (test-api's).
+pub use crate::live::test_api::order_body;
 
 /// `--smoke`: one order through, end to end.
 pub fn smoke(system: &DevSystem) -> Result<()> {
@@ -698,6 +691,17 @@ pub fn smoke(system: &DevSystem) -> Result<()> {
     Ok(())
 }
 
+/// What `cargo xtask dev` does once the system is up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Serve until Ctrl-C.
+    Serve,
+    /// Serve, and reload the functions on saved changes (`--watch`).
+    Watch,
+    /// One order through, then stop (`--smoke`).
+    Smoke,
+}
+
 /// `cargo xtask dev`.
 pub fn cli(
     port: u16,
@@ -705,14 +709,34 @@ pub fn cli(
     moto_port: u16,
     throttle: bool,
     wait_scale: f64,
-    smoke_only: bool,
+    mode: Mode,
 ) -> Result<std::process::ExitCode> {
     // After Ctrl-C, the runtimes' complaints about their closing Runtime API are noise.
     let stopping = Arc::new(AtomicBool::new(false));
     let quiet = stopping.clone();
+    // Every line also goes to the local log, for `cargo xtask logs --local`.
+    let log_path = deploy::logs::local_log_path();
+    if let Some(dir) = log_path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let log_file = std::sync::Mutex::new(
+        std::fs::File::create(&log_path).with_context(|| format!("cannot write {}", log_path.display()))?,
+    );
     let log: LogSink = Arc::new(move |source: &str, line: &str| {
         if !quiet.load(Ordering::Relaxed) {
             eprintln!("[{source}] {line}");
+        }
+        let (level, message) = deploy::logs::parse_message(line);
+        let entry = deploy::logs::Line {
+            timestamp: deploy::logs::now_ms(),
+            source: source.to_owned(),
+            level,
+            message,
+            event_id: String::new(),
+        };
+        if let (Ok(mut f), Ok(text)) = (log_file.lock(), serde_json::to_string(&entry)) {
+            use std::io::Write as _;
+            let _ = writeln!(f, "{text}");
         }
     });
     let options = DevOptions {
@@ -728,6 +752,15 @@ pub fn cli(
         "cargo xtask dev: the order system on this machine (moto, local Lambda processes, the REST API)"
     );
     let mut system = DevSystem::start(options)?;
+    // Where `--local` finds this system (test-api, load, logs).
+    let state = crate::live::LocalState {
+        url: system.url.clone(),
+        api_key: system.api_key.clone(),
+        moto_endpoint: system.moto_endpoint.clone(),
+        pid: std::process::id(),
+        log_file: log_path,
+    };
+    state.write()?;
     println!(
         "\nReady in {:.1} s: {}  (API key: {})\n{}\n",
         system.ready_after.as_secs_f64(),
@@ -735,21 +768,31 @@ pub fn cli(
         system.api_key,
         system.example()
     );
-    if smoke_only {
+    if mode == Mode::Smoke {
         let result = smoke(&system);
         stopping.store(true, Ordering::Relaxed);
         system.shutdown();
+        state.remove_if_mine();
         result?;
         return Ok(std::process::ExitCode::SUCCESS);
     }
     println!("Logs follow, one line per function line ([function] ...). Ctrl-C stops everything.");
+    let watcher = (mode == Mode::Watch).then(|| {
+        let functions = system.functions().to_vec();
+        let stop = stopping.clone();
+        std::thread::spawn(move || watch::run(&functions, &stop, &|s: &str| eprintln!("[dev] {s}")))
+    });
     wait_for_signal()?;
     stopping.store(true, Ordering::Relaxed);
+    if let Some(Ok(Err(e))) = watcher.map(std::thread::JoinHandle::join) {
+        eprintln!("watch: {e:#}");
+    }
     eprintln!(
         "\nstopping: the API, the event sources, the functions{}",
         if system.moto_started { " and moto" } else { "" }
     );
     system.shutdown();
+    state.remove_if_mine();
     eprintln!("stopped");
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -1,0 +1,332 @@
+//! The commands that talk to a running API over HTTP(S): `cargo xtask test-api` (the end-to-end
+//! scenarios against a deployment) and `cargo xtask load` (a load test). Each finds its API the
+//! same way ([`ApiTarget`]): a deployed environment (`--env E`: the `ApiUrl` output and the key's
+//! value from API Gateway), a URL and a key, or the local system that `cargo xtask dev` runs
+//! (`--local`: the file it writes, [`LocalState`]).
+
+pub mod client;
+pub mod load;
+pub mod test_api;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use infra_model::Env;
+use infra_model::decl::Target;
+use infra_model::system::api::URL_OUTPUT;
+use infra_model::system::resources::{INVENTORY, ORDERS};
+use serde::{Deserialize, Serialize};
+
+pub use self::client::{ApiClient, Reply};
+use crate::deploy::{Aws, AwsSettings, DeployTarget, read_stack};
+
+/// Where the API is.
+#[derive(Clone, Debug)]
+pub enum ApiTarget {
+    /// A deployed environment: its stack's outputs, the key from API Gateway.
+    Deployed(DeployTarget),
+    /// A URL and a key, nothing else known (no table access, so no clean-up).
+    Url { url: String, api_key: String },
+    /// The running `cargo xtask dev` (its [`LocalState`]).
+    Local,
+}
+
+impl ApiTarget {
+    /// From the command line's `--env`/`--url`/`--api-key`/`--local`: exactly one of them.
+    pub fn from_args(args: xtask::cli::ApiArgs) -> Result<ApiTarget> {
+        match (args.env, args.url, args.local) {
+            (Some(env), None, false) => Ok(ApiTarget::Deployed(DeployTarget::new(env, args.aws.into()))),
+            (None, Some(url), false) => Ok(ApiTarget::Url {
+                url,
+                api_key: args
+                    .api_key
+                    .context("--url needs --api-key (`cargo xtask api-key --env E` prints it)")?,
+            }),
+            (None, None, true) => Ok(ApiTarget::Local),
+            (None, None, false) => bail!(
+                "which API? Give --env E (a deployed environment), --url URL --api-key KEY, or --local (the running `cargo xtask dev`)"
+            ),
+            _ => bail!("give only one of --env, --url and --local"),
+        }
+    }
+}
+
+/// The tables a run cleans up after itself in (a deployed or the local stack's).
+#[derive(Clone, Debug)]
+pub struct Tables {
+    pub aws: Aws,
+    pub orders: String,
+    pub inventory: String,
+}
+
+/// A resolved API: a client, what to call it in reports, and its tables when known.
+#[derive(Clone, Debug)]
+pub struct Api {
+    pub client: ApiClient,
+    pub name: String,
+    pub tables: Option<Tables>,
+    /// The environment, when known (the usage plan's limits).
+    pub env: Option<Env>,
+}
+
+/// What `cargo xtask dev` writes while it runs (`target/dev/local.json`), so that the other
+/// commands find the local system with `--local`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalState {
+    pub url: String,
+    pub api_key: String,
+    pub moto_endpoint: String,
+    /// The `cargo xtask dev` process.
+    pub pid: u32,
+    /// Where its functions' log lines go, one JSON object per line ([`crate::deploy::logs::Line`]).
+    pub log_file: PathBuf,
+}
+
+impl LocalState {
+    pub fn path() -> PathBuf {
+        crate::root().join("target").join("dev").join("local.json")
+    }
+
+    /// Written when the local system is ready.
+    pub fn write(&self) -> Result<()> {
+        let path = LocalState::path();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let text = serde_json::to_string_pretty(self).context("cannot write the local state as JSON")?;
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// Removed when it stops (only if it is still this process's).
+    pub fn remove_if_mine(&self) {
+        if LocalState::read_file().is_ok_and(|s| s.pid == self.pid) {
+            let _ = std::fs::remove_file(LocalState::path());
+        }
+    }
+
+    fn read_file() -> Result<LocalState> {
+        let path = LocalState::path();
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "no local system is running ({} is missing): start one with `cargo xtask dev`",
+                path.display()
+            )
+        })?;
+        serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not what `cargo xtask dev` writes: delete it and start `cargo xtask dev` again",
+                path.display()
+            )
+        })
+    }
+
+    /// The running local system's state; refused when its process has exited.
+    pub fn read() -> Result<LocalState> {
+        let state = LocalState::read_file()?;
+        if !std::path::Path::new(&format!("/proc/{}", state.pid)).exists() {
+            bail!(
+                "the local system that wrote {} (process {}) is not running any more: start it with `cargo xtask dev`",
+                LocalState::path().display(),
+                state.pid
+            );
+        }
+        Ok(state)
+    }
+}
+
+/// The dev stack's tables in the emulator at `moto_endpoint` (the local system's).
+pub async fn local_tables(moto_endpoint: &str) -> Result<Tables> {
+    let target = DeployTarget::new(
+        Env::Dev,
+        AwsSettings {
+            endpoint_url: Some(moto_endpoint.to_owned()),
+            ..AwsSettings::default()
+        },
+    );
+    let aws = Aws::connect(&target.aws).await?;
+    tables_of(&aws, &target).await
+}
+
+async fn tables_of(aws: &Aws, target: &DeployTarget) -> Result<Tables> {
+    let Some(stack) = read_stack(aws, &target.stack).await? else {
+        bail!(
+            "{} does not exist: deploy it first (`cargo xtask deploy --env {}`)",
+            target.stack,
+            target.env.name()
+        );
+    };
+    let output = |id: String| -> Result<String> {
+        stack.outputs.get(&id).cloned().with_context(|| {
+            format!(
+                "{} has no output {id}: deploy the current model first",
+                target.stack
+            )
+        })
+    };
+    Ok(Tables {
+        aws: aws.clone(),
+        orders: output(Target::Table(&ORDERS.spec).output_id())?,
+        inventory: output(Target::Table(&INVENTORY.spec).output_id())?,
+    })
+}
+
+/// Finds the API: its URL, its key and its tables.
+pub async fn resolve(target: &ApiTarget) -> Result<Api> {
+    match target {
+        ApiTarget::Url { url, api_key } => Ok(Api {
+            client: ApiClient::new(url, api_key)?,
+            name: url.clone(),
+            tables: None,
+            env: None,
+        }),
+        ApiTarget::Local => {
+            let state = LocalState::read()?;
+            Ok(Api {
+                client: ApiClient::new(&state.url, &state.api_key)?,
+                name: format!("the local system at {}", state.url),
+                tables: Some(local_tables(&state.moto_endpoint).await?),
+                env: Some(Env::Dev),
+            })
+        }
+        ApiTarget::Deployed(target) => {
+            let aws = Aws::connect(&target.aws).await?;
+            let key = crate::deploy::apikey::api_key_with(&aws, target).await?;
+            let Some(url) = key.url else {
+                bail!(
+                    "{} has no output {URL_OUTPUT}: deploy the current model first",
+                    target.stack
+                );
+            };
+            Ok(Api {
+                client: ApiClient::new(&url, &key.value)?,
+                name: format!("{} at {url}", target.stack),
+                tables: Some(tables_of(&aws, target).await?),
+                env: Some(target.env),
+            })
+        }
+    }
+}
+
+fn print_json<T: Serialize>(report: &T) -> Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(report).context("cannot write the report as JSON")?
+    );
+    Ok(())
+}
+
+/// `cargo xtask test-api`: exit 3 when a check failed.
+pub fn test_api_cli(
+    args: xtask::cli::ApiArgs,
+    order_timeout: &str,
+    keep: bool,
+    json: bool,
+) -> Result<std::process::ExitCode> {
+    let target = ApiTarget::from_args(args)?;
+    let options = test_api::TestApiOptions {
+        order_timeout: crate::deploy::logs::parse_duration("--order-timeout", order_timeout)?,
+        keep,
+        ..test_api::TestApiOptions::default()
+    };
+    let report = crate::deploy::block_on(async {
+        let api = resolve(&target).await?;
+        eprintln!("test-api: {} ...", api.name);
+        test_api::run(&api, &options).await
+    })??;
+    if json {
+        print_json(&report)?;
+    } else {
+        for l in report.lines() {
+            println!("{l}");
+        }
+    }
+    Ok(std::process::ExitCode::from(if report.failed() == 0 {
+        crate::deploy::exit::OK
+    } else {
+        crate::deploy::exit::FAILED
+    }))
+}
+
+/// `cargo xtask load`: the summary on stdout, the report written to `report_path`.
+pub fn load_cli(
+    args: xtask::cli::ApiArgs,
+    options: &load::LoadOptions,
+    report_path: &std::path::Path,
+    json: bool,
+) -> Result<std::process::ExitCode> {
+    let target = ApiTarget::from_args(args)?;
+    let report = crate::deploy::block_on(async {
+        let api = resolve(&target).await?;
+        eprintln!(
+            "load: {} at {}/s for {:?}, mix {:?} ...",
+            api.name, options.rate, options.duration, options.mix.0
+        );
+        load::run(&api, options).await
+    })??;
+    let path = crate::root().join(report_path);
+    report.write(&path)?;
+    if json {
+        print_json(&report)?;
+    } else {
+        for l in report.lines() {
+            println!("{l}");
+        }
+    }
+    eprintln!("report: {}", path.display());
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(env: Option<Env>, url: Option<&str>, key: Option<&str>, local: bool) -> xtask::cli::ApiArgs {
+        xtask::cli::ApiArgs {
+            env,
+            url: url.map(str::to_owned),
+            api_key: key.map(str::to_owned),
+            local,
+            ..xtask::cli::ApiArgs::default()
+        }
+    }
+
+    #[test]
+    fn exactly_one_api_is_named() {
+        assert!(
+            matches!(ApiTarget::from_args(args(Some(Env::Dev), None, None, false)), Ok(ApiTarget::Deployed(t)) if t.stack == "orders-dev")
+        );
+        assert!(matches!(
+            ApiTarget::from_args(args(None, Some("http://127.0.0.1:3000"), Some("k"), false)),
+            Ok(ApiTarget::Url { .. })
+        ));
+        assert!(matches!(
+            ApiTarget::from_args(args(None, None, None, true)),
+            Ok(ApiTarget::Local)
+        ));
+        let none = ApiTarget::from_args(args(None, None, None, false))
+            .unwrap_err()
+            .to_string();
+        assert!(none.contains("--env E") && none.contains("--local"), "{none}");
+        let no_key = ApiTarget::from_args(args(None, Some("http://x"), None, false))
+            .unwrap_err()
+            .to_string();
+        assert!(no_key.contains("cargo xtask api-key"), "{no_key}");
+        let two = ApiTarget::from_args(args(Some(Env::Dev), None, None, true))
+            .unwrap_err()
+            .to_string();
+        assert!(two.contains("only one"), "{two}");
+    }
+
+    #[test]
+    fn the_command_line_refuses_two_apis_before_running() {
+        use clap::Parser as _;
+        let parse = |a: &[&str]| xtask::cli::Cli::try_parse_from([&["cargo xtask", "test-api"], a].concat());
+        assert!(parse(&["--env", "dev", "--local"]).is_err());
+        assert!(
+            parse(&["--url", "http://127.0.0.1:3000"]).is_err(),
+            "--url needs --api-key"
+        );
+        assert!(parse(&["--local"]).is_ok());
+    }
+}
