@@ -246,6 +246,11 @@ pub struct AwsArgs {
     /// A loopback endpoint gets the local profile: see the README's "Deploying" section.
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
+    /// The local system that the running `cargo xtask dev` holds (found through
+    /// target/dev/local.json): its emulator for the stack commands (with --env dev), its API for
+    /// test-api and load, its log for logs, its functions for invoke, its key for api-key.
+    #[arg(long, conflicts_with = "endpoint_url")]
+    pub local: bool,
 }
 
 /// Which live API `test-api` and `load` call: one of `--env` (a deployed environment),
@@ -263,9 +268,6 @@ pub struct ApiArgs {
     /// The key for --url (`cargo xtask api-key --env E` prints it).
     #[arg(long, value_name = "KEY", requires = "url")]
     pub api_key: Option<String>,
-    /// The local system that `cargo xtask dev` runs (found through target/dev/local.json).
-    #[arg(long)]
-    pub local: bool,
 }
 
 /// `--env`: one of the model's environments, by the names `Env::ALL` gives them (no copy of
@@ -413,8 +415,8 @@ pub enum DeployCommand {
     /// trigger, from functions/test-support/fixtures) and print its response (stdout) and the
     /// tail of its log (stderr). Exit 3 when the function failed.
     Invoke {
-        #[arg(long, value_parser = env_arg())]
-        env: Env,
+        #[arg(long, value_parser = env_arg(), required_unless_present = "local", conflicts_with = "local")]
+        env: Option<Env>,
         #[command(flatten)]
         aws: AwsArgs,
         /// The function (`orders-api`, `payment`, ...).
@@ -430,10 +432,6 @@ pub enum DeployCommand {
     Logs {
         #[arg(long, value_parser = env_arg(), required_unless_present = "local", conflicts_with = "local")]
         env: Option<Env>,
-        /// The local system's log instead (what the running `cargo xtask dev` writes to
-        /// target/dev/functions.log).
-        #[arg(long)]
-        local: bool,
         #[command(flatten)]
         aws: AwsArgs,
         /// Only this function's log (repeatable).
@@ -467,4 +465,45 @@ pub enum DeployCommand {
         #[arg(long, default_value_t = 5000)]
         port: u16,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory as _, Parser as _};
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn local_is_one_switch_for_every_command() {
+        for args in [
+            &["test-api", "--local"][..],
+            &["load", "--local"],
+            &["logs", "--local"],
+            &["invoke", "--local", "health"],
+            &["api-key", "--env", "dev", "--local"],
+            &["dlq", "--env", "dev", "--local"],
+            &["status", "--env", "dev", "--local"],
+        ] {
+            let all = [&["cargo xtask"][..], args].concat();
+            assert!(Cli::try_parse_from(&all).is_ok(), "{args:?}");
+        }
+        assert!(Cli::try_parse_from(["cargo xtask", "logs", "--env", "dev", "--local"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "cargo xtask",
+                "status",
+                "--env",
+                "dev",
+                "--local",
+                "--endpoint-url",
+                "http://x"
+            ])
+            .is_err()
+        );
+    }
 }

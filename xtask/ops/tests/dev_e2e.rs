@@ -195,6 +195,53 @@ fn test_api_scenarios(system: &DevSystem) {
     assert_eq!(r.status, 404, "{}", r.text());
 }
 
+/// `cargo xtask invoke`'s code through the local Lambda endpoint: the health function with its
+/// trigger's real event fixture answers with its log tail; a failing one says so as Lambda does
+/// (HTTP 200 with X-Amz-Function-Error); an unknown one is a ResourceNotFoundException.
+fn invoke_through_the_local_lambda_endpoint(system: &DevSystem) {
+    use xtask_ops::deploy::invoke::{default_event, function, invoke_with, with_endpoint};
+    use xtask_ops::deploy::{Aws, AwsSettings, DeployTarget};
+    xtask_ops::deploy::block_on(async {
+        let target = DeployTarget::new(
+            infra_model::Env::Dev,
+            AwsSettings {
+                endpoint_url: Some(system.moto_endpoint.clone()),
+                ..AwsSettings::default()
+            },
+        );
+        let mut aws = Aws::connect(&target.aws).await.unwrap();
+        aws.lambda = with_endpoint(&aws.lambda, &system.lambda_endpoint);
+        let health = function("health").unwrap();
+        let event: Value =
+            serde_json::from_str(&std::fs::read_to_string(default_event(health)).unwrap()).unwrap();
+        let r = invoke_with(&aws, &target, health, &event).await.unwrap();
+        assert_eq!(r.status_code, 200);
+        assert!(r.function_error.is_none(), "{r:?}");
+        assert!(r.response["statusCode"].is_number(), "{r:?}");
+        assert!(
+            r.log_tail.starts_with("START RequestId: ") && r.log_tail.contains("REPORT RequestId: "),
+            "{r:?}"
+        );
+        // payment with an event that is not a task input: a function error, reported.
+        let payment = function("payment").unwrap();
+        let r = invoke_with(&aws, &target, payment, &json!({"not": "a task"}))
+            .await
+            .unwrap();
+        assert_eq!(r.status_code, 200);
+        assert_eq!(r.function_error.as_deref(), Some("Unhandled"), "{r:?}");
+        assert!(r.response["errorMessage"].is_string(), "{r:?}");
+        let e = aws
+            .lambda
+            .invoke()
+            .function_name("no-such-function")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(format!("{e:?}").contains("ResourceNotFoundException"), "{e:?}");
+    })
+    .unwrap();
+}
+
 fn poison_message_ends_in_the_dlq(system: &DevSystem) {
     let aws = Aws::new(&system.moto_endpoint).unwrap();
     let queue = &system.outputs[&Target::Queue(&ORDER_EVENTS.spec).output_id()];
@@ -270,6 +317,10 @@ fn the_local_system_end_to_end() {
                 (
                     "unknown routes and cors",
                     s.spawn(move || unknown_routes_and_cors(c)),
+                ),
+                (
+                    "local invoke",
+                    s.spawn(move || invoke_through_the_local_lambda_endpoint(system)),
                 ),
                 ("dlq", s.spawn(move || poison_message_ends_in_the_dlq(system))),
             ];

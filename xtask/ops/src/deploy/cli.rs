@@ -12,6 +12,24 @@ use super::{
 };
 use crate::{moto, tools};
 
+/// The settings of `--region`, `--profile`, `--endpoint-url`, or `--local`: the emulator of
+/// the running `cargo xtask dev`, which holds the dev stack.
+pub fn settings(env: infra_model::Env, a: AwsArgs) -> Result<AwsSettings> {
+    if !a.local {
+        return Ok(a.into());
+    }
+    if env != infra_model::Env::Dev {
+        anyhow::bail!(
+            "--local is the system `cargo xtask dev` runs, which holds the dev stack: use --env dev --local"
+        );
+    }
+    let state = crate::live::LocalState::read()?;
+    Ok(AwsSettings {
+        endpoint_url: Some(state.moto_endpoint),
+        ..a.into()
+    })
+}
+
 impl From<AwsArgs> for AwsSettings {
     fn from(a: AwsArgs) -> AwsSettings {
         AwsSettings {
@@ -55,7 +73,7 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
                 super::hotswap::refuse(plan.env)?;
             }
             let artifacts = artifacts_for_deploy(plan.artifacts.as_deref())?;
-            let target = DeployTarget::new(plan.env, plan.aws.into());
+            let target = DeployTarget::new(plan.env, settings(plan.env, plan.aws)?);
             if hotswap {
                 let report = block_on(async {
                     let aws = super::Aws::connect(&target.aws).await?;
@@ -95,7 +113,7 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
         }
         Commands::Diff { plan, fail } => {
             let artifacts = artifacts_for_deploy(plan.artifacts.as_deref())?;
-            let target = DeployTarget::new(plan.env, plan.aws.into());
+            let target = DeployTarget::new(plan.env, settings(plan.env, plan.aws)?);
             let options = DeployOptions {
                 artifacts_bucket: plan.artifacts_bucket,
                 alarm_email: plan.alarm_email,
@@ -109,7 +127,7 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
             report.exit_code(fail)
         }
         Commands::Destroy { env, aws, yes, json } => {
-            let target = DeployTarget::new(env, aws.into());
+            let target = DeployTarget::new(env, settings(env, aws)?);
             let options = DeployOptions {
                 yes,
                 output: mode(json),
@@ -122,7 +140,7 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
             report.exit_code()
         }
         Commands::Outputs { env, aws, json } => {
-            let target = DeployTarget::new(env, aws.into());
+            let target = DeployTarget::new(env, settings(env, aws)?);
             let report = block_on(super::outputs(&target))??;
             if json {
                 print_json(&report.info.as_ref().map(|i| &i.outputs))?;
@@ -132,7 +150,7 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
             report.exit_code()
         }
         Commands::Status { env, aws, json } => {
-            let target = DeployTarget::new(env, aws.into());
+            let target = DeployTarget::new(env, settings(env, aws)?);
             let report = block_on(super::status(&target))??;
             if json {
                 print_json(&report)?;
@@ -141,8 +159,21 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
             }
             report.exit_code()
         }
+        Commands::ApiKey { aws, json, .. } if aws.local => {
+            let state = crate::live::LocalState::read()?;
+            if json {
+                print_json(&serde_json::json!({"stack": "local", "value": state.api_key, "url": state.url}))?;
+            } else {
+                print_lines([&state.api_key]);
+                eprintln!(
+                    "curl -H 'x-api-key: {}' {}/orders?status=PENDING",
+                    state.api_key, state.url
+                );
+            }
+            super::exit::OK
+        }
         Commands::ApiKey { env, aws, json } => {
-            let target = DeployTarget::new(env, aws.into());
+            let target = DeployTarget::new(env, settings(env, aws)?);
             let report = block_on(super::apikey::api_key(&target))??;
             if json {
                 print_json(&report)?;
@@ -161,7 +192,7 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
             yes,
             json,
         } => {
-            let target = DeployTarget::new(env, aws.into());
+            let target = DeployTarget::new(env, settings(env, aws)?);
             if redrive {
                 let console = super::console::Console::new(mode(json));
                 let question = format!(
@@ -192,8 +223,13 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
             event,
             json,
         } => {
-            let target = DeployTarget::new(env, aws.into());
-            let report = block_on(super::invoke::invoke(&target, &function, event.as_deref()))??;
+            let report = match env {
+                Some(env) if !aws.local => {
+                    let target = DeployTarget::new(env, settings(env, aws)?);
+                    block_on(super::invoke::invoke(&target, &function, event.as_deref()))??
+                }
+                _ => block_on(super::invoke::invoke_local(&function, event.as_deref()))??,
+            };
             if json {
                 print_json(&report)?;
             } else {
@@ -212,7 +248,6 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
         }
         Commands::Logs {
             env,
-            local,
             aws,
             functions,
             order,
@@ -226,8 +261,8 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
                 since: super::logs::parse_since(&since)?,
             };
             let printed = match env {
-                Some(env) if !local => {
-                    let target = DeployTarget::new(env, aws.into());
+                Some(env) if !aws.local => {
+                    let target = DeployTarget::new(env, settings(env, aws)?);
                     block_on(super::logs::logs(&target, &options, follow, json))??
                 }
                 _ => block_on(super::logs::local_logs(&options, follow, json))??,
@@ -238,7 +273,7 @@ pub fn run(cmd: Commands) -> Result<ExitCode> {
             super::exit::OK
         }
         Commands::SeedInventory { env, aws, json } => {
-            let target = DeployTarget::new(env, aws.into());
+            let target = DeployTarget::new(env, settings(env, aws)?);
             let report = block_on(super::seed::seed_inventory(&target, mode(json)))??;
             if json {
                 print_json(&report)?;

@@ -66,6 +66,34 @@ pub async fn invoke(target: &DeployTarget, name: &str, event: Option<&Path>) -> 
     invoke_with(&aws, target, f, &event).await
 }
 
+/// `cargo xtask invoke --local`: the same, against the running `cargo xtask dev`: the names
+/// from its stack in moto, the invocation through its Lambda Invoke endpoint
+/// ([`crate::dev::lambda_api`]), which runs the function's local process.
+pub async fn invoke_local(name: &str, event: Option<&Path>) -> Result<InvokeReport> {
+    let state = crate::live::LocalState::read()?;
+    let target = DeployTarget::new(
+        infra_model::Env::Dev,
+        super::AwsSettings {
+            endpoint_url: Some(state.moto_endpoint.clone()),
+            ..super::AwsSettings::default()
+        },
+    );
+    let f = function(name)?;
+    let path = event.map_or_else(|| default_event(f), Path::to_path_buf);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read the event {}", path.display()))?;
+    let event: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not JSON: an event is a JSON document", path.display()))?;
+    let mut aws = Aws::connect(&target.aws).await?;
+    aws.lambda = with_endpoint(&aws.lambda, &state.lambda_endpoint);
+    invoke_with(&aws, &target, f, &event).await
+}
+
+/// A Lambda client like `client` that sends its requests to `endpoint`.
+pub fn with_endpoint(client: &aws_sdk_lambda::Client, endpoint: &str) -> aws_sdk_lambda::Client {
+    aws_sdk_lambda::Client::from_conf(client.config().to_builder().endpoint_url(endpoint).build())
+}
+
 /// [`invoke`] with given clients and event.
 pub async fn invoke_with(
     aws: &Aws,

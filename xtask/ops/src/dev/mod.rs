@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod bench;
+pub mod lambda_api;
 pub use local_cloud::http;
 pub mod sources;
 pub mod topics;
@@ -109,6 +110,8 @@ pub struct DevSystem {
     pub published: topics::Published,
     /// The deployed names: `OrdersTableName`, `OrderEventsQueueUrl`, ... (the stack outputs).
     pub outputs: BTreeMap<String, String>,
+    /// The local Lambda Invoke endpoint (`http://127.0.0.1:<port>`), see [`lambda_api`].
+    pub lambda_endpoint: String,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     functions: Vec<Arc<LocalFunction>>,
@@ -217,6 +220,8 @@ impl DevSystem {
             let t = Instant::now();
             crate::build::host_binaries(&[], crate::build::HostProfile::Debug, true).map(|b| (b, t.elapsed()))
         });
+        // Each function's recent lines, for the local Lambda endpoint's log tails.
+        let recent = Arc::new(lambda_api::RecentLines::default());
         let (moto_port, reuse) = match options.moto_port {
             0 => (crate::moto::free_port()?, false),
             p => (p, moto_answers(p)),
@@ -231,6 +236,7 @@ impl DevSystem {
             executions: Arc::new(Mutex::new(Vec::new())),
             published: Arc::new(Mutex::new(Vec::new())),
             outputs: BTreeMap::new(),
+            lambda_endpoint: String::new(),
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
             functions: Vec::new(),
@@ -386,7 +392,10 @@ impl DevSystem {
                     .unwrap_or(1)
                     .clamp(1, options.max_concurrency.max(1)),
             };
-            let f = Arc::new(LocalFunction::start(config, options.log.clone())?);
+            let f = Arc::new(LocalFunction::start(
+                config,
+                recent.recording(options.log.clone()),
+            )?);
             system.functions.push(f.clone());
             by_name.insert(spec.name.to_owned(), f);
             envs.insert(spec.name.to_owned(), env);
@@ -514,6 +523,19 @@ impl DevSystem {
             &settings,
         ));
         system.threads.push(api.serve(listener, system.stop.clone())?);
+        // The Lambda Invoke endpoint, on a free port.
+        let lambda =
+            TcpListener::bind(("127.0.0.1", 0)).context("cannot listen for the local Lambda endpoint")?;
+        system.lambda_endpoint = format!(
+            "http://127.0.0.1:{}",
+            lambda.local_addr().context("no local address")?.port()
+        );
+        system.threads.push(lambda_api::serve(
+            lambda,
+            system.functions.clone(),
+            recent,
+            system.stop.clone(),
+        )?);
         system.outputs = report.outputs.clone();
         system.ready_after = t0.elapsed();
         timings.insert("total".to_owned(), ms(system.ready_after));
@@ -757,6 +779,7 @@ pub fn cli(
         url: system.url.clone(),
         api_key: system.api_key.clone(),
         moto_endpoint: system.moto_endpoint.clone(),
+        lambda_endpoint: system.lambda_endpoint.clone(),
         pid: std::process::id(),
         log_file: log_path,
     };

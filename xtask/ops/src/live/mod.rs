@@ -34,7 +34,7 @@ pub enum ApiTarget {
 impl ApiTarget {
     /// From the command line's `--env`/`--url`/`--api-key`/`--local`: exactly one of them.
     pub fn from_args(args: xtask::cli::ApiArgs) -> Result<ApiTarget> {
-        match (args.env, args.url, args.local) {
+        match (args.env, args.url, args.aws.local) {
             (Some(env), None, false) => Ok(ApiTarget::Deployed(DeployTarget::new(env, args.aws.into()))),
             (None, Some(url), false) => Ok(ApiTarget::Url {
                 url,
@@ -77,6 +77,8 @@ pub struct LocalState {
     pub url: String,
     pub api_key: String,
     pub moto_endpoint: String,
+    /// Its Lambda Invoke endpoint (`cargo xtask invoke --local`).
+    pub lambda_endpoint: String,
     /// The `cargo xtask dev` process.
     pub pid: u32,
     /// Where its functions' log lines go, one JSON object per line ([`crate::deploy::logs::Line`]).
@@ -286,8 +288,10 @@ mod tests {
             env,
             url: url.map(str::to_owned),
             api_key: key.map(str::to_owned),
-            local,
-            ..xtask::cli::ApiArgs::default()
+            aws: xtask::cli::AwsArgs {
+                local,
+                ..xtask::cli::AwsArgs::default()
+            },
         }
     }
 
