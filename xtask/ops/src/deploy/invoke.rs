@@ -54,14 +54,19 @@ pub struct InvokeReport {
     pub log_tail: String,
 }
 
-/// Reads the event, finds the function's deployed name in the stack and invokes it.
-pub async fn invoke(target: &DeployTarget, name: &str, event: Option<&Path>) -> Result<InvokeReport> {
-    let f = function(name)?;
+/// The event of `--event FILE`, or the fixture of the function's trigger.
+fn read_event(f: &Function, event: Option<&Path>) -> Result<Value> {
     let path = event.map_or_else(|| default_event(f), Path::to_path_buf);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read the event {}", path.display()))?;
-    let event: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not JSON: an event is a JSON document", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not JSON: an event is a JSON document", path.display()))
+}
+
+/// Reads the event, finds the function's deployed name in the stack and invokes it.
+pub async fn invoke(target: &DeployTarget, name: &str, event: Option<&Path>) -> Result<InvokeReport> {
+    let f = function(name)?;
+    let event = read_event(f, event)?;
     let aws = Aws::connect(&target.aws).await?;
     invoke_with(&aws, target, f, &event).await
 }
@@ -79,11 +84,7 @@ pub async fn invoke_local(name: &str, event: Option<&Path>) -> Result<InvokeRepo
         },
     );
     let f = function(name)?;
-    let path = event.map_or_else(|| default_event(f), Path::to_path_buf);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read the event {}", path.display()))?;
-    let event: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not JSON: an event is a JSON document", path.display()))?;
+    let event = read_event(f, event)?;
     let mut aws = Aws::connect(&target.aws).await?;
     aws.lambda = with_endpoint(&aws.lambda, &state.lambda_endpoint);
     invoke_with(&aws, &target, f, &event).await

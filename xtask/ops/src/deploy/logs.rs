@@ -52,6 +52,15 @@ pub struct Line {
 }
 
 impl Line {
+    /// On stdout: as JSON with `json`, else [`Line::render`]ed.
+    fn print(&self, width: usize, colour: bool, json: bool) {
+        if json {
+            println!("{}", serde_json::to_string(self).unwrap_or_default());
+        } else {
+            println!("{}", self.render(width, colour));
+        }
+    }
+
     /// `10:00:01.234 payment INFO order paid`, coloured by level on a terminal.
     pub fn render(&self, width: usize, colour: bool) -> String {
         let ms = self.timestamp.rem_euclid(86_400_000);
@@ -256,11 +265,7 @@ pub async fn logs(target: &DeployTarget, options: &LogsOptions, follow: bool, js
             }
             start = start.max(l.timestamp);
             printed += 1;
-            if json {
-                println!("{}", serde_json::to_string(&l).unwrap_or_default());
-            } else {
-                println!("{}", l.render(width, colour));
-            }
+            l.print(width, colour, json);
         }
         if !follow {
             return Ok(printed);
@@ -332,11 +337,7 @@ pub async fn local_logs(options: &LogsOptions, follow: bool, json: bool) -> Resu
         offset = next;
         for l in lines {
             printed += 1;
-            if json {
-                println!("{}", serde_json::to_string(&l).unwrap_or_default());
-            } else {
-                println!("{}", l.render(width, colour));
-            }
+            l.print(width, colour, json);
         }
         if !follow {
             return Ok(printed);
