@@ -669,7 +669,7 @@ impl Client {
 }
 
 /// An order body for `email` with `(sku, quantity, price)` lines (test-api's).
-pub use crate::live::test_api::order_body;
+pub use crate::live::order_body;
 
 /// `--smoke`: one order through, end to end.
 pub fn smoke(system: &DevSystem) -> Result<()> {

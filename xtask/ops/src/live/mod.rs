@@ -4,8 +4,10 @@
 //! value from API Gateway), a URL and a key, or the local system that `cargo xtask dev` runs
 //! (`--local`: the file it writes, [`LocalState`]).
 
+pub mod cleanup;
 pub mod client;
 pub mod load;
+pub mod report;
 pub mod test_api;
 
 use std::path::PathBuf;
@@ -16,6 +18,7 @@ use infra_model::decl::Target;
 use infra_model::system::api::URL_OUTPUT;
 use infra_model::system::resources::{INVENTORY, ORDERS};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 pub use self::client::{ApiClient, Reply};
 use crate::deploy::{Aws, AwsSettings, DeployTarget, read_stack};
@@ -67,6 +70,17 @@ pub struct Api {
     pub tables: Option<Tables>,
     /// The environment, when known (the usage plan's limits).
     pub env: Option<Env>,
+}
+
+/// An order body: `(sku, quantity, price)` lines.
+pub fn order_body(email: &str, lines: &[(&str, u32, f64)]) -> Value {
+    json!({
+        "customerName": "Test API",
+        "customerEmail": email,
+        "items": lines.iter().map(|(sku, q, p)| json!({"sku": sku, "productName": sku, "quantity": q, "price": p})).collect::<Vec<_>>(),
+        "shippingAddress": {"street": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "US"},
+        "paymentMethod": "CARD"
+    })
 }
 
 /// What `cargo xtask dev` writes while it runs (`target/dev/local.json`), so that the other

@@ -9,17 +9,15 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use aws_sdk_dynamodb::types::AttributeValue;
 use futures_util::future::join_all;
-use infra_model::contract::tables::{inventory, orders};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{Api, ApiClient, Tables};
+use super::cleanup::clean_up;
+pub use super::cleanup::{Cleanup, PlacedOrder, TERMINAL};
+pub use super::order_body;
+use super::{Api, ApiClient};
 use crate::dev::http::form_encode as encode;
-
-/// The statuses an order ends in.
-pub const TERMINAL: &[&str] = &["SHIPPED", "FAILED", "REJECTED"];
 
 /// How a run goes.
 #[derive(Clone, Debug)]
@@ -56,26 +54,6 @@ pub struct Check {
     pub millis: u64,
     /// What was seen (on success), or what went wrong.
     pub detail: String,
-}
-
-/// An order a run placed, and how it ended.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PlacedOrder {
-    pub scenario: &'static str,
-    pub order_id: String,
-    /// Its last status read (`None` if it was never read).
-    pub status: Option<String>,
-}
-
-/// What the run cleaned up, or left.
-#[derive(Clone, Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Cleanup {
-    pub skus_deleted: usize,
-    pub orders_deleted: usize,
-    /// What is still there, and why.
-    pub left: Vec<String>,
 }
 
 /// The report.
@@ -143,17 +121,6 @@ fn statuses(order: &Value) -> Vec<String> {
         .flatten()
         .filter_map(|h| h["status"].as_str().map(str::to_owned))
         .collect()
-}
-
-/// An order body: `(sku, quantity, price)` lines.
-pub fn order_body(email: &str, lines: &[(&str, u32, f64)]) -> Value {
-    json!({
-        "customerName": "Test API",
-        "customerEmail": email,
-        "items": lines.iter().map(|(sku, q, p)| json!({"sku": sku, "productName": sku, "quantity": q, "price": p})).collect::<Vec<_>>(),
-        "shippingAddress": {"street": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "US"},
-        "paymentMethod": "CARD"
-    })
 }
 
 impl Run<'_> {
@@ -573,90 +540,6 @@ pub async fn run(api: &Api, options: &TestApiOptions) -> Result<TestApiReport> {
         cleanup,
         millis: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
-}
-
-/// Deletes the run's SKUs and its finished orders (an unfinished one still has a workflow or a
-/// stream record to come: it stays, and is named).
-pub(super) async fn clean_up(
-    tables: Option<&Tables>,
-    skus: &[String],
-    placed: &[PlacedOrder],
-    run: &str,
-) -> Cleanup {
-    let mut c = Cleanup::default();
-    let Some(t) = tables else {
-        if !skus.is_empty() || !placed.is_empty() {
-            c.left.push(format!(
-                "{} SKU(s) and {} order(s) of run {run}: with --url there is no table access; run with --env or --local to clean up",
-                skus.len(),
-                placed.len()
-            ));
-        }
-        return c;
-    };
-    for sku in skus {
-        let r = t
-            .aws
-            .dynamodb
-            .delete_item()
-            .table_name(&t.inventory)
-            .key(inventory::SKU.name, AttributeValue::S(sku.clone()))
-            .send()
-            .await;
-        match r {
-            Ok(_) => c.skus_deleted += 1,
-            Err(e) => c
-                .left
-                .push(format!("SKU {sku}: {:#}", t.aws.explain("delete it", e))),
-        }
-    }
-    for p in placed {
-        // Its status now, from the table when the run did not see it finish (no request quota).
-        let status = if p.status.as_deref().is_some_and(|s| TERMINAL.contains(&s)) {
-            p.status.clone()
-        } else {
-            t.aws
-                .dynamodb
-                .get_item()
-                .table_name(&t.orders)
-                .key(orders::ORDER_ID.name, AttributeValue::S(p.order_id.clone()))
-                .projection_expression("#s")
-                .expression_attribute_names("#s", orders::STATUS)
-                .send()
-                .await
-                .ok()
-                .and_then(|o| o.item)
-                .and_then(|mut i| i.remove(orders::STATUS))
-                .and_then(|v| v.as_s().ok().cloned())
-                .or_else(|| p.status.clone())
-        };
-        if !status.as_deref().is_some_and(|s| TERMINAL.contains(&s)) {
-            c.left.push(format!(
-                "order {} ({}): not finished ({}), so not deleted",
-                p.order_id,
-                p.scenario,
-                status.as_deref().unwrap_or("never read")
-            ));
-            continue;
-        }
-        let r = t
-            .aws
-            .dynamodb
-            .delete_item()
-            .table_name(&t.orders)
-            .key(orders::ORDER_ID.name, AttributeValue::S(p.order_id.clone()))
-            .send()
-            .await;
-        match r {
-            Ok(_) => c.orders_deleted += 1,
-            Err(e) => c.left.push(format!(
-                "order {}: {:#}",
-                p.order_id,
-                t.aws.explain("delete it", e)
-            )),
-        }
-    }
-    c
 }
 
 #[cfg(test)]
