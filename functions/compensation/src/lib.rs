@@ -64,7 +64,7 @@ impl Compensation {
             .orders
             .get(&input.order_id)
             .await
-            .map_err(|e| TaskError::internal(e.to_string()))?
+            .map_err(|e| TaskError::store(&e))?
             .ok_or_else(|| {
                 TaskError::new(
                     errors::ORDER_STATE_CONFLICT,
@@ -77,7 +77,7 @@ impl Compensation {
             .orders
             .release(&order, plan.changes(), &reason, now)
             .await
-            .map_err(|e| TaskError::internal(e.to_string()))?;
+            .map_err(|e| TaskError::store(&e))?;
         if released {
             telemetry::count(Metric::OrdersFailed, &self.environment);
             info!(reason, "stock released, order failed");
@@ -86,7 +86,7 @@ impl Compensation {
                 .orders
                 .get(&input.order_id)
                 .await
-                .map_err(|e| TaskError::internal(e.to_string()))?;
+                .map_err(|e| TaskError::store(&e))?;
             match current.map(|c| c.status) {
                 Some(status) if is_duplicate(status, OrderStatus::Failed) => {
                     warn!("already compensated: nothing released twice")

@@ -175,6 +175,12 @@ pub fn raw_json(status: u16, text: String, cors: &CorsPolicy, origin: Option<&st
         .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if status == 503 {
+        r.headers_mut().insert(
+            lambda_http::http::header::RETRY_AFTER,
+            HeaderValue::from(infra_model::contract::api::RETRY_AFTER_SECONDS),
+        );
+    }
     for (k, v) in cors.headers(origin) {
         if let Ok(v) = HeaderValue::from_str(&v) {
             r.headers_mut().insert(k, v);

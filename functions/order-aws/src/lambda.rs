@@ -25,6 +25,19 @@ impl TaskError {
     pub fn internal(message: impl Into<String>) -> TaskError {
         TaskError::new("OrderTaskError", message)
     }
+
+    /// A table or queue that failed: `StoreUnavailable` when retrying later may succeed
+    /// (throttled, a 5xx, a timeout, after the SDK's own retries), which the workflow retries;
+    /// otherwise [`TaskError::internal`].
+    pub fn store(e: &crate::StoreError) -> TaskError {
+        match e {
+            crate::StoreError::Service { retryable: true, .. } => TaskError::new(
+                infra_model::contract::messages::errors::STORE_UNAVAILABLE,
+                e.to_string(),
+            ),
+            _ => TaskError::internal(e.to_string()),
+        }
+    }
 }
 
 impl std::fmt::Display for TaskError {

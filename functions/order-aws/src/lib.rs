@@ -34,7 +34,22 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 /// must come from here: the SDK crates are built without a default client (see the workspace
 /// `Cargo.toml`), so a configuration without one fails its first request.
 pub fn sdk_loader() -> aws_config::ConfigLoader {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client())
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .timeout_config(timeouts())
+}
+
+/// How long one AWS call may take: an attempt 3 s, the call with its retries 7 s. The SDK sets
+/// no limit of its own beyond connecting (3.1 s), so a stalled endpoint would hold a handler
+/// until Lambda kills it at its timeout (10 s for the API's functions), and API Gateway would
+/// answer 502. Within these limits the SDK retries a stalled attempt, then the handler answers
+/// a retryable 503 with `Retry-After` (README, "Guarantees"). DynamoDB and SQS answer in
+/// milliseconds, so 3 s is a stall, not a slow answer.
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(std::time::Duration::from_secs(3))
+        .operation_timeout(std::time::Duration::from_secs(7))
+        .build()
 }
 
 /// HTTPS over rustls with the `ring` provider and the system's root certificates (Lambda's

@@ -72,17 +72,31 @@ impl OrderStore {
     }
 
     /// Stores a new order; fails if the id exists.
-    pub async fn create(&self, order: &OrderRecord) -> Result<(), StoreError> {
-        self.client
+    /// Stores a new order: `Ok(true)`, or `Ok(false)` when an order with its id is there
+    /// already. An id is random or derived from an idempotency key
+    /// ([`order_core::ids::order_id_for`]), so one that exists is this request's own: an
+    /// earlier attempt stored it (a retried PutItem whose first answer was lost, or a handler
+    /// that died before recording its answer).
+    pub async fn create(&self, order: &OrderRecord) -> Result<bool, StoreError> {
+        let put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_item(order)?))
             .condition_expression("attribute_not_exists(#id)")
             .expression_attribute_names("#id", t::ORDER_ID.name)
             .send()
-            .await
-            .map_err(|e| StoreError::from_sdk("PutItem", &self.table, e))?;
-        Ok(())
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::from_sdk("PutItem", &self.table, e)),
+        }
     }
 
     pub async fn get(&self, order_id: &str) -> Result<Option<OrderRecord>, StoreError> {

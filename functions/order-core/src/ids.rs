@@ -17,6 +17,17 @@ pub fn uuid_v4(mut random: [u8; 16]) -> String {
     )
 }
 
+/// The order id of a request with an idempotency key: a UUID (version 4 form) from SHA-256 of
+/// the key's record key and the request's hash. The same request with the same key always
+/// names the same order, so a retry after a handler died between storing the order and
+/// recording its answer finds the order it made instead of making a second one.
+pub fn order_id_for(record_key: &str, request_hash: &str) -> String {
+    let digest = crate::hash::sha256(format!("{record_key}\n{request_hash}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid_v4(bytes)
+}
+
 /// Whether `s` is a UUID in canonical form (any version, either case).
 pub fn is_uuid(s: &str) -> bool {
     s.len() == 36
@@ -41,6 +52,15 @@ pub fn parse_order_id(s: &str) -> Result<String, ApiProblem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_keyed_request_always_names_the_same_order() {
+        let a = order_id_for("POST /orders#k1", "h1");
+        assert!(is_uuid(&a) && a.as_bytes()[14] == b'4', "{a}");
+        assert_eq!(a, order_id_for("POST /orders#k1", "h1"));
+        assert_ne!(a, order_id_for("POST /orders#k2", "h1"));
+        assert_ne!(a, order_id_for("POST /orders#k1", "h2"));
+    }
 
     #[test]
     fn uuids_are_version_4() {

@@ -82,8 +82,11 @@ impl OrdersApi {
             Err(p) => return problem(req, cors, &p),
         };
         let now_s = u64::try_from(now_ms / 1000).unwrap_or(0);
+        let hash = idem::request_hash("POST", "/orders", &req.body);
+        // A keyed request names its order by the key, so a retry finds what an attempt that
+        // died mid-way stored.
+        let keyed_id = key.as_deref().map(|k| order_core::ids::order_id_for(k, &hash));
         if let Some(key) = &key {
-            let hash = idem::request_hash("POST", "/orders", &req.body);
             match self.idempotency.claim(key, &hash, now_s).await {
                 Ok(Claim::Claimed) => {}
                 Ok(Claim::Existing(rec)) => {
@@ -102,6 +105,19 @@ impl OrdersApi {
                             info!("idempotent replay of an earlier answer");
                             raw_json(r.status_code, r.body, cors, origin)
                         }
+                        // In progress: if the first attempt stored the order already (it may
+                        // have died before recording its answer), that order is the answer.
+                        Decision::Reject(p) if p.status == 409 => match &keyed_id {
+                            Some(id) => match self.orders.get(id).await {
+                                Ok(Some(_)) => {
+                                    info!(order_id = %id, "the first attempt stored the order: answering it");
+                                    raw_json(202, accepted_body(id.clone()), cors, origin)
+                                }
+                                Ok(None) => problem(req, cors, &p),
+                                Err(e) => failure(req, cors, "the orders table", &e),
+                            },
+                            None => problem(req, cors, &p),
+                        },
                         Decision::Reject(p) => problem(req, cors, &p),
                         Decision::Proceed => {
                             problem(req, cors, &ApiProblem::unavailable("the idempotency record"))
@@ -111,7 +127,17 @@ impl OrdersApi {
                 Err(e) => return failure(req, cors, "the idempotency table", &e),
             }
         }
-        let response = self.create_order(req, order, now_ms).await;
+        let order_id = match keyed_id {
+            Some(id) => id,
+            None => match new_id() {
+                Ok(id) => id,
+                Err(e) => {
+                    tracing::error!(error = %e);
+                    return problem(req, cors, &ApiProblem::internal());
+                }
+            },
+        };
+        let response = self.create_order(req, order, order_id, now_ms).await;
         if let Some(key) = &key {
             let (status, body) = response
                 .as_ref()
@@ -135,6 +161,7 @@ impl OrdersApi {
         &self,
         req: &ApiRequest,
         order: infra_model::contract::api::CreateOrderRequest,
+        order_id: String,
         now_ms: i64,
     ) -> Result<(u16, String), (u16, String)> {
         let fail = |p: ApiProblem| (p.status, p.to_body(&req.request_id));
@@ -151,10 +178,6 @@ impl OrdersApi {
         for d in &priced.price_differences {
             info!(sku = %d.sku, client_price = %d.client_price, "client price differs from the stored price; the stored price is charged");
         }
-        let order_id = new_id().map_err(|e| {
-            tracing::error!(error = %e);
-            fail(ApiProblem::internal())
-        })?;
         let now = order_core::time::format_timestamp(now_ms).map_err(|_| fail(ApiProblem::internal()))?;
         let record = OrderRecord::new_pending(
             order_id.clone(),
@@ -166,18 +189,21 @@ impl OrdersApi {
             order.payment_method,
             now,
         );
-        if let Err(e) = self.orders.create(&record).await {
-            tracing::error!(error = %e, "storing the order failed");
-            return Err(fail(ApiProblem::unavailable("the orders table")));
+        match self.orders.create(&record).await {
+            Ok(true) => {
+                telemetry::count(Metric::OrdersAccepted, &self.config.environment);
+                info!(order_id, total = %priced.total, lines = priced.lines.len(), "order accepted");
+            }
+            Ok(false) => info!(
+                order_id,
+                "an earlier attempt of this request stored the order: answering it"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "storing the order failed");
+                return Err(fail(ApiProblem::unavailable("the orders table")));
+            }
         }
-        telemetry::count(Metric::OrdersAccepted, &self.config.environment);
-        info!(order_id, total = %priced.total, lines = priced.lines.len(), "order accepted");
-        let body = CreateOrderResponse {
-            order_id,
-            status: OrderStatus::Pending,
-            message: "Order accepted for processing".into(),
-        };
-        Ok((202, serde_json::to_string(&body).unwrap_or_default()))
+        Ok((202, accepted_body(order_id)))
     }
 
     async fn get(&self, req: &ApiRequest, id: &str) -> Response<Body> {
@@ -297,4 +323,14 @@ impl OrdersApi {
         };
         json(200, &body, cors, req.origin.as_deref())
     }
+}
+
+/// The 202 of `POST /orders`.
+fn accepted_body(order_id: String) -> String {
+    let body = CreateOrderResponse {
+        order_id,
+        status: OrderStatus::Pending,
+        message: "Order accepted for processing".into(),
+    };
+    serde_json::to_string(&body).unwrap_or_default()
 }

@@ -45,7 +45,7 @@ impl Payments {
             .orders
             .get(&input.order_id)
             .await
-            .map_err(|e| TaskError::internal(e.to_string()))?
+            .map_err(|e| TaskError::store(&e))?
             .ok_or_else(|| {
                 TaskError::new(
                     errors::ORDER_STATE_CONFLICT,
@@ -104,7 +104,7 @@ impl Payments {
                 &[(t::PAYMENT, payment)],
             )
             .await
-            .map_err(|e| TaskError::internal(e.to_string()))?;
+            .map_err(|e| TaskError::store(&e))?;
         match moved {
             orders::Transition::Done(_) => {
                 telemetry::count(Metric::OrdersPaid, &self.environment);

@@ -42,7 +42,7 @@ impl Shipping {
             .orders
             .get(&input.order_id)
             .await
-            .map_err(|e| TaskError::internal(e.to_string()))?
+            .map_err(|e| TaskError::store(&e))?
             .ok_or_else(|| {
                 TaskError::new(
                     errors::ORDER_STATE_CONFLICT,
@@ -97,7 +97,7 @@ impl Shipping {
                 &[(t::SHIPPING, value)],
             )
             .await
-            .map_err(|e| TaskError::internal(e.to_string()))?
+            .map_err(|e| TaskError::store(&e))?
         {
             orders::Transition::Done(_) => {
                 telemetry::count(Metric::OrdersShipped, &self.environment);

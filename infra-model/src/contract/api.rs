@@ -405,6 +405,11 @@ pub enum ErrorCode {
     InternalError,
 }
 
+/// The `Retry-After` (seconds) of every 503 the functions answer: a dependency (a table, the
+/// queue) did not answer after the SDK's retries, and retrying a little later may work. The
+/// OpenAPI documents declare the header on every 503.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
 impl ErrorCode {
     pub const ALL: [ErrorCode; 15] = [
         ErrorCode::MalformedJson,

@@ -124,6 +124,13 @@ pub mod errors {
     pub const SHIPPING_UNAVAILABLE: &str = "ShippingUnavailable";
     /// The order is not in a state the task can act on (a duplicate or late delivery).
     pub const ORDER_STATE_CONFLICT: &str = "OrderStateConflict";
+    /// A table or queue did not answer (throttled, a 5xx, a timeout) after the SDK's own
+    /// retries: retried, since every task is idempotent.
+    pub const STORE_UNAVAILABLE: &str = "StoreUnavailable";
+    /// How Step Functions reports a function that crashed, ran out of memory or timed out
+    /// (AWS Step Functions Developer Guide, "Handle Lambda service exceptions": unhandled
+    /// errors are `Lambda.Unknown`): retried, since every task is idempotent.
+    pub const LAMBDA_UNKNOWN: &str = "Lambda.Unknown";
     /// Errors of the Lambda service itself, worth retrying.
     pub const LAMBDA_TRANSIENT: [&str; 3] = [
         "Lambda.ServiceException",

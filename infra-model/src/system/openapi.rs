@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::api::{API_KEY_HEADER, GATEWAY_RESPONSES, ROUTES};
 use super::{APP, Env};
-use crate::contract::api::{ApiError, ErrorCode};
+use crate::contract::api::{ApiError, ErrorCode, RETRY_AFTER_SECONDS};
 use crate::decl::route::{ErrorReply, TypeSchema};
 use crate::decl::{Method, Route};
 
@@ -314,7 +314,11 @@ fn operation(
             }
             None => {
                 let name = error_response_name(&e);
-                shared.insert(name.clone(), response(&description, schema));
+                let mut shared_response = response(&description, schema);
+                if e.status == 503 {
+                    with_retry_after(&mut shared_response);
+                }
+                shared.insert(name.clone(), shared_response);
                 responses.insert(
                     e.status.to_string(),
                     json!({"$ref": format!("{RESPONSE_REF_PREFIX}{name}")}),
@@ -329,6 +333,11 @@ fn operation(
             r["links"] = Value::Object(links);
         }
         responses.insert(status.to_string(), r);
+    }
+    for (status, r) in responses.iter_mut() {
+        if status == "503" && r.get("$ref").is_none() {
+            with_retry_after(r);
+        }
     }
     op["responses"] = Value::Object(responses);
     if route.api_key {
@@ -376,6 +385,14 @@ fn links(route: &Route, status: u16, routes: &[Route], answers: &SchemaGenerator
         );
     }
     out
+}
+
+/// A 503 says when to retry: `Retry-After`, in seconds ([`RETRY_AFTER_SECONDS`]).
+fn with_retry_after(response: &mut Value) {
+    response["headers"] = json!({"Retry-After": {
+        "description": format!("Seconds to wait before retrying ({RETRY_AFTER_SECONDS})"),
+        "schema": {"type": "integer", "minimum": 0},
+    }});
 }
 
 fn response(description: &str, schema: Value) -> Value {

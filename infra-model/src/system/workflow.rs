@@ -21,8 +21,17 @@ fn catch_all(next: &str) -> Vec<Catcher> {
     }]
 }
 
-fn lambda_transient() -> Vec<String> {
-    errors::LAMBDA_TRANSIENT.iter().map(|s| s.to_string()).collect()
+/// What any task retries: the Lambda service's transient errors, a crashed or timed-out
+/// function (`Lambda.Unknown`) and a store that did not answer. Safe because every task is
+/// idempotent (payment answers a recorded charge, shipping a recorded shipment, compensation
+/// releases once).
+fn transient() -> Vec<String> {
+    let mut e = vec![
+        errors::STORE_UNAVAILABLE.to_string(),
+        errors::LAMBDA_UNKNOWN.to_string(),
+    ];
+    e.extend(errors::LAMBDA_TRANSIENT.iter().map(|s| s.to_string()));
+    e
 }
 
 /// A `ResultSelector` that keeps every field of what a Lambda task returns (`T`, from the
@@ -42,12 +51,12 @@ pub fn payload_selector<T: JsonSchema>() -> Value {
 pub fn definition() -> Definition {
     let payment_retry = {
         let mut e = vec![errors::PAYMENT_UNAVAILABLE.to_string()];
-        e.extend(lambda_transient());
+        e.extend(transient());
         Retrier::new(e, Duration::from_secs(2), 3)
     };
     let shipping_retry = {
         let mut e = vec![errors::SHIPPING_UNAVAILABLE.to_string()];
-        e.extend(lambda_transient());
+        e.extend(transient());
         Retrier::new(e, Duration::from_secs(2), 2)
     };
     Definition {
@@ -110,7 +119,7 @@ pub fn definition() -> Definition {
                     timeout_seconds: 40,
                     retry: vec![Retrier::new(
                         {
-                            let mut e = lambda_transient();
+                            let mut e = transient();
                             e.push("States.Timeout".into());
                             e
                         },
