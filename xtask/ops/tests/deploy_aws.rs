@@ -2,11 +2,14 @@
 //! CloudFormation API reference documents them (`aws-smithy-mocks` rules, `aws_replies`): the classification of
 //! stack states, the FAILED empty change set, per-property change details, resource-level
 //! events, failure and rollback reports, Ctrl-C while following, expired credentials while
-//! following, the time limit, and prod's termination protection.
+//! following, the time limit, and prod's termination protection; and a deploy interrupted,
+//! then a new deploy (`deploy_aws/interrupted.rs`).
 
 #![allow(clippy::unwrap_used)]
 
 mod aws_replies;
+#[path = "deploy_aws/interrupted.rs"]
+mod interrupted;
 
 use std::time::Duration;
 
@@ -87,17 +90,22 @@ async fn stack_states_are_classified_and_each_refusal_says_what_to_do() {
         ),
         (
             "UPDATE_ROLLBACK_FAILED",
-            &["aws cloudformation continue-update-rollback --stack-name orders-staging"],
+            &[
+                "aws cloudformation continue-update-rollback --stack-name orders-staging --region eu-west-1",
+                "--resources-to-skip LOGICAL_ID",
+            ],
         ),
         (
             "DELETE_FAILED",
             &["an earlier destroy could not delete some resources"],
         ),
+        // An update, a create or a rollback running is waited for (`interrupted.rs`); a
+        // destroy running is not.
         (
-            "UPDATE_IN_PROGRESS",
+            "DELETE_IN_PROGRESS",
             &[
-                "orders-staging is busy (UPDATE_IN_PROGRESS)",
-                "wait for it to finish",
+                "orders-staging is being deleted (DELETE_IN_PROGRESS): a destroy is running",
+                "deploy again to create the stack anew",
             ],
         ),
         ("ROLLBACK_FAILED", &["orders-staging is in ROLLBACK_FAILED"]),

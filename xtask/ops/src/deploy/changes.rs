@@ -120,6 +120,19 @@ pub enum TemplateRef<'a> {
     Url(&'a str),
 }
 
+/// The state named by CloudFormation's refusal of a change set for a stack that is busy:
+/// `ValidationError`, `Stack:<arn> is in <STATE> state and can not be updated.`
+fn busy_state<E: aws_sdk_cloudformation::error::ProvideErrorMetadata, R>(
+    e: &aws_sdk_cloudformation::error::SdkError<E, R>,
+) -> Option<String> {
+    if error_code(e) != Some("ValidationError") {
+        return None;
+    }
+    let rest = error_message(e)?.split(" is in ").nth(1)?;
+    let state = rest.split(" state").next()?;
+    (state.ends_with("_IN_PROGRESS") && state != "REVIEW_IN_PROGRESS").then(|| state.to_owned())
+}
+
 /// The reasons CloudFormation gives for a change set with nothing in it.
 fn means_no_changes(reason: &str) -> bool {
     let r = reason.to_ascii_lowercase();
@@ -161,6 +174,20 @@ pub async fn create(aws: &Aws, req: &ChangeSetRequest<'_>) -> Result<ChangeSet> 
         Err(e) => {
             if error_message(&e).is_some_and(means_no_changes) {
                 return Ok(ChangeSet::nothing_to_do(name, req.kind));
+            }
+            // Another operation began after the stack was read (a deploy elsewhere): CloudFormation
+            // runs one operation on a stack at a time and refuses the change set with a
+            // ValidationError, `Stack:<arn> is in UPDATE_IN_PROGRESS state and can not be
+            // updated.`
+            if let Some(state) = busy_state(&e) {
+                bail!(
+                    "{stack} became busy ({state}) after this command read it: another deploy or \
+                     destroy started meanwhile, and CloudFormation runs one operation on a stack at \
+                     a time. Nothing was changed.\nWhat to do: run this again: it waits for that \
+                     operation to end (`{}` shows it)",
+                    aws.status_command(req.stack),
+                    stack = req.stack
+                );
             }
             let already = error_code(&e) == Some("AlreadyExistsException");
             let err = aws.explain(&format!("create a change set for {}", req.stack), e);

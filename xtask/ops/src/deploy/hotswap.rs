@@ -123,12 +123,18 @@ pub async fn hotswap(
         millis: ms(started.elapsed()),
     };
     let current = read_stack(aws, &target.stack).await?;
-    let stack = match classify(current, target.env, aws.local, None)? {
+    let stack = match classify(current, target.env, aws.local, None, &aws.region)? {
         StackState::Updatable(s) => s,
         StackState::Absent | StackState::Empty => {
             return Ok(fallback(format!("{} does not exist yet", target.stack)));
         }
         StackState::NeedsDelete(s, _) => return Ok(fallback(format!("the stack is {}", s.status))),
+        StackState::Busy(s) => {
+            return Ok(fallback(format!(
+                "the stack is busy ({}): the change set deploy waits for the running operation",
+                s.status
+            )));
+        }
     };
     let (value, _, _) = template_to_send(aws, target).await?;
     if deployed_template(aws, &target.stack).await?.as_ref() != Some(&value) {

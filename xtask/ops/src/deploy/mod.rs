@@ -5,7 +5,8 @@
 //!
 //! 1. artifacts: [`artifacts_for_deploy`] (the one place where `xtask::build` plugs in);
 //! 2. connect ([`aws::Aws`]): credentials from the usual chain, the account from STS;
-//! 3. the stack's state: a failed or busy stack is refused with what to do;
+//! 3. the stack's state: a failed stack is refused with what to do; an operation still running
+//!    (an interrupted deploy, or one elsewhere) is followed to its end first ([`earlier`]);
 //! 4. the template: synthesized (or given), through the local profile ([`local`]) when the
 //!    endpoint is loopback, with its parameters (bucket, content-addressed code keys);
 //! 5. no change? the template and parameters equal the deployed ones: `No changes`, done;
@@ -23,6 +24,7 @@ pub mod changes;
 pub mod cli;
 pub mod console;
 pub mod dlq;
+pub mod earlier;
 pub mod events;
 pub mod health;
 pub mod hotswap;
@@ -242,6 +244,10 @@ pub struct Plan {
     /// What preflight found (not against a local endpoint, nor when nothing changes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preflight: Option<preflight::Preflight>,
+    /// The operation that was running on the stack when the command started, which it waited
+    /// for before planning, and how it ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub earlier_operation: Option<earlier::EarlierOperation>,
 }
 
 /// How a deploy ended.

@@ -130,6 +130,43 @@ pub(crate) async fn template_to_send(
     }
 }
 
+/// How many operations in a row deploy waits for before it gives up (someone keeps starting
+/// new ones).
+const MAX_WAITS: usize = 3;
+
+/// The stack's state once no operation runs on it: an operation found running is followed to
+/// its end ([`earlier::wait_for`]), and the stack read again.
+async fn settled_state(
+    aws: &Aws,
+    target: &DeployTarget,
+    console: &Console,
+) -> Result<(StackState, Option<earlier::EarlierOperation>)> {
+    let stack = target.stack.as_str();
+    let mut waited = None;
+    let mut rounds = 0;
+    loop {
+        let current = read_stack(aws, stack).await?;
+        let last_event = match (&current, aws.local) {
+            (Some(_), true) => newest_stack_event_status(aws, stack).await?,
+            _ => None,
+        };
+        match classify(current, target.env, aws.local, last_event.as_deref(), &aws.region)? {
+            StackState::Busy(s) if rounds < MAX_WAITS => {
+                rounds += 1;
+                waited = Some(earlier::wait_for(aws, &s, console).await?);
+            }
+            StackState::Busy(s) => bail!(
+                "{stack} is busy again ({}) after {MAX_WAITS} operations in a row: another deploy \
+                 or destroy keeps starting new ones.\nWhat to do: find out who runs them (`{}` \
+                 shows the events), then run this again",
+                s.status,
+                aws.status_command(stack)
+            ),
+            state => return Ok((state, waited)),
+        }
+    }
+}
+
 /// Steps 3 to 7: the stack's state, the template and parameters, the fast comparison, the
 /// bucket and uploads, the change set.
 pub(crate) async fn plan(
@@ -142,12 +179,7 @@ pub(crate) async fn plan(
 ) -> Result<Planned> {
     let started = Instant::now();
     let stack = target.stack.as_str();
-    let current = read_stack(aws, stack).await?;
-    let last_event = match (&current, aws.local) {
-        (Some(_), true) => newest_stack_event_status(aws, stack).await?,
-        _ => None,
-    };
-    let mut state = classify(current, target.env, aws.local, last_event.as_deref())?;
+    let (mut state, earlier_operation) = settled_state(aws, target, console).await?;
     if let StackState::NeedsDelete(s, msg) = &state {
         if aws.local && options.local_updates == LocalUpdates::Recreate {
             console.line(format!(
@@ -223,6 +255,7 @@ pub(crate) async fn plan(
         needs_recreate: Vec::new(),
         local_skipped: Vec::new(),
         preflight: None,
+        earlier_operation,
     };
 
     // Fast path: same template, same parameters.

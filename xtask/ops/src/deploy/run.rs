@@ -418,25 +418,7 @@ pub(crate) fn report_failure(stack: &str, env: Env, followed: &Followed, console
         followed.status,
         if rolled_back { " (rolled back)" } else { "" }
     ));
-    if followed.failures.is_empty() {
-        if let Some(r) = &followed.status_reason {
-            console.line(format!("  reason: {r}"));
-        }
-    } else {
-        console.line("Resources that failed:");
-        for f in &followed.failures {
-            console.line(format!(
-                "  {} ({}) {}: {}",
-                f.logical_id, f.resource_type, f.status, f.reason
-            ));
-        }
-    }
-    if followed.cancelled > 0 {
-        console.line(format!(
-            "  ({} other resource(s) were cancelled because of the failure)",
-            followed.cancelled
-        ));
-    }
+    console.lines(failure_lines(followed));
     if followed.status == "ROLLBACK_COMPLETE" {
         console.line(format!(
             "What to do: fix the cause above, then `cargo xtask destroy --env {}` (a stack whose \
@@ -446,6 +428,32 @@ pub(crate) fn report_failure(stack: &str, env: Env, followed: &Followed, console
     } else {
         console.line("What to do: fix the cause above and deploy again");
     }
+}
+
+/// What failed in a stack operation: each failed resource with its reason (or the stack's
+/// reason when no resource failed), and how many were cancelled because of it.
+pub(crate) fn failure_lines(followed: &Followed) -> Vec<String> {
+    let mut lines = Vec::new();
+    if followed.failures.is_empty() {
+        if let Some(r) = &followed.status_reason {
+            lines.push(format!("  reason: {r}"));
+        }
+    } else {
+        lines.push("Resources that failed:".to_owned());
+        for f in &followed.failures {
+            lines.push(format!(
+                "  {} ({}) {}: {}",
+                f.logical_id, f.resource_type, f.status, f.reason
+            ));
+        }
+    }
+    if followed.cancelled > 0 {
+        lines.push(format!(
+            "  ({} other resource(s) were cancelled because of the failure)",
+            followed.cancelled
+        ));
+    }
+    lines
 }
 
 pub(crate) fn print_outputs(outputs: &BTreeMap<String, String>, console: &Console) {

@@ -96,6 +96,10 @@ pub(crate) enum StackState {
     /// Created by an unexecuted CREATE change set: holds nothing, deleted before creating.
     Empty,
     Updatable(StackInfo),
+    /// An operation is running (an earlier deploy that was interrupted, or one running
+    /// elsewhere) and will end by itself: deploy and diff wait for it ([`super::earlier`]),
+    /// then look again.
+    Busy(StackInfo),
     /// A failed or stuck stack that only deleting fixes (a failed first create, a local stack
     /// moto left half-done).
     NeedsDelete(StackInfo, String),
@@ -104,11 +108,14 @@ pub(crate) enum StackState {
 /// `last_event` is the status of the stack's newest stack-level event: moto, after an internal
 /// error, leaves a stack whose status looks done but whose last event is `*_IN_PROGRESS`, with
 /// the operation half-applied.
+///
+/// `region` is named in the AWS CLI commands of the refusals.
 pub(crate) fn classify(
     stack: Option<StackInfo>,
     env: Env,
     local: bool,
     last_event: Option<&str>,
+    region: &str,
 ) -> Result<StackState> {
     let Some(s) = stack else {
         return Ok(StackState::Absent);
@@ -149,12 +156,27 @@ pub(crate) fn classify(
              What to do: `cargo xtask status --env {}` shows which and why; fix that and run `{destroy}` again",
             env.name()
         ),
+        // CloudFormation accepts no update in this state, and nothing ends it but
+        // ContinueUpdateRollback (API reference, ContinueUpdateRollback: it continues rolling
+        // the stack back from UPDATE_ROLLBACK_FAILED to UPDATE_ROLLBACK_COMPLETE, from which it
+        // can be updated again; `ResourcesToSkip` names resources whose rollback failed and
+        // cannot succeed: CloudFormation marks them UPDATE_COMPLETE, and they then differ from
+        // the template until someone makes them agree). Deploy does not call it: what to fix
+        // first is a person's judgement.
         "UPDATE_ROLLBACK_FAILED" => bail!(
-            "{name} is in UPDATE_ROLLBACK_FAILED: an update failed and so did its rollback.\n\
-             What to do: fix the cause shown by `cargo xtask status --env {}`, then run \
-             `aws cloudformation continue-update-rollback --stack-name {name}` and deploy again",
-            env.name()
+            "{name} is in UPDATE_ROLLBACK_FAILED: an update failed and so did its rollback, and \
+             CloudFormation accepts no update until the rollback is finished.\n\
+             What to do: fix the cause shown by `cargo xtask status --env {env}` (the resources \
+             in UPDATE_FAILED and their reasons), then run `aws cloudformation \
+             continue-update-rollback --stack-name {name} --region {region}` and deploy again \
+             (it waits for the rollback to end). A resource whose rollback cannot succeed can be \
+             skipped with `--resources-to-skip LOGICAL_ID`: CloudFormation then marks it rolled \
+             back though it is not, so make it match the template by hand before deploying",
+            env = env.name(),
         ),
+        // moto runs each operation to its end within the request: a local stack in an
+        // *_IN_PROGRESS state is one moto stopped in the middle (an internal error), and it
+        // never ends. Refused, with --recreate (waiting would last until the time limit).
         st if st.ends_with("_IN_PROGRESS") && local => StackState::NeedsDelete(
             s.clone(),
             format!(
@@ -163,11 +185,23 @@ pub(crate) fn classify(
                  again, or deploy with --recreate"
             ),
         ),
-        st if st.ends_with("_IN_PROGRESS") => bail!(
-            "{name} is busy ({st}): another deploy or destroy is running.\n\
-             What to do: wait for it to finish (`cargo xtask status --env {}` shows where it is), then run this again",
+        // A destroy is running: deploying after it would create the stack again, which whoever
+        // runs the destroy does not expect.
+        "DELETE_IN_PROGRESS" => bail!(
+            "{name} is being deleted (DELETE_IN_PROGRESS): a destroy is running.\n\
+             What to do: let it finish (`cargo xtask status --env {}` shows where it is), then \
+             deploy again to create the stack anew",
             env.name()
         ),
+        // CloudFormation runs one operation on a stack at a time: in an *_IN_PROGRESS state,
+        // CreateChangeSet fails with a ValidationError, `Stack:<arn> is in UPDATE_IN_PROGRESS
+        // state and can not be updated.` Each of these states ends by itself (CloudFormation
+        // User Guide, "Stack status codes": CREATE_IN_PROGRESS and UPDATE_IN_PROGRESS are
+        // ongoing operations; UPDATE_COMPLETE_CLEANUP_IN_PROGRESS is the removal of old
+        // resources after a successful update, the stack updated and usable but still busy;
+        // UPDATE_ROLLBACK_IN_PROGRESS and ..._COMPLETE_CLEANUP_IN_PROGRESS return it to its
+        // previous working state), so the deploy waits for it rather than refusing.
+        st if st.ends_with("_IN_PROGRESS") => StackState::Busy(s),
         _ => StackState::Updatable(s),
     })
 }

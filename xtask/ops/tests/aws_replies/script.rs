@@ -1,5 +1,6 @@
 //! An environment's stack that exists, and what CloudFormation answers while a change set is
-//! computed, executed and followed: the stack's status and its events, step by step.
+//! computed, executed and followed: the stack's status and its events, step by step; and an
+//! operation already running on it before the command starts (an interrupted deploy).
 
 #![allow(dead_code, clippy::unwrap_used)]
 
@@ -23,12 +24,38 @@ pub struct Script {
     /// The change set: `Ok(changes XML)` or `Err(status reason)` for a FAILED one.
     pub change_set: Result<String, String>,
     pub termination_protection: bool,
+    /// The stack's status at each DescribeStacks before the execution (the last one repeats):
+    /// an operation already running when the command starts, and how it ends.
+    pub before: Vec<&'static str>,
+    /// The events of that operation, oldest first, each listed from the `at`-th DescribeStacks
+    /// before the execution.
+    pub earlier: Vec<(usize, String)>,
+    /// CreateChangeSet is refused as for a stack that became busy meanwhile (this state),
+    /// whatever DescribeStacks said.
+    pub busy_on_change_set: Option<&'static str>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     executed: bool,
     polls: usize,
+    /// DescribeStacks answered before the execution.
+    polls_before: usize,
+    /// The status DescribeStacks answered last.
+    last_status: String,
+}
+
+/// What CloudFormation answers CreateChangeSet (and UpdateStack) for a stack busy with another
+/// operation: a ValidationError naming the stack's ARN and state.
+pub fn busy_stack(stack: &str, status: &str) -> HttpResponse {
+    cfn_error(
+        400,
+        "ValidationError",
+        &format!(
+            "Stack:{} is in {status} state and can not be updated.",
+            stack_id(stack)
+        ),
+    )
 }
 
 impl Script {
@@ -40,7 +67,26 @@ impl Script {
             expire_after_execute: false,
             change_set: Ok(String::new()),
             termination_protection: false,
+            before: vec!["UPDATE_COMPLETE"],
+            earlier: Vec::new(),
+            busy_on_change_set: None,
         }
+    }
+
+    /// An event of the operation already running before the command, listed from the `at`-th
+    /// DescribeStacks.
+    pub fn earlier_event(
+        mut self,
+        at: usize,
+        logical_id: &'static str,
+        resource_type: &'static str,
+        status: &'static str,
+        reason: Option<&'static str>,
+    ) -> Script {
+        let n = self.earlier.len() + 1;
+        let xml = self.event_xml("earlier-", n, logical_id, resource_type, status, reason);
+        self.earlier.push((at, xml));
+        self
     }
 
     /// An event of this stack, listed from poll `at`.
@@ -53,8 +99,23 @@ impl Script {
         reason: Option<&'static str>,
     ) -> Script {
         let n = self.events.len() + 1;
-        let xml = EventXml {
-            id: format!("{logical_id}-{status}-{n}"),
+        let xml = self.event_xml("", n, logical_id, resource_type, status, reason);
+        self.events.push((at, xml));
+        self
+    }
+
+    /// The `n`-th event's XML, its id `{prefix}{logical_id}-{status}-{n}`.
+    fn event_xml(
+        &self,
+        prefix: &str,
+        n: usize,
+        logical_id: &'static str,
+        resource_type: &'static str,
+        status: &'static str,
+        reason: Option<&'static str>,
+    ) -> String {
+        EventXml {
+            id: format!("{prefix}{logical_id}-{status}-{n}"),
             stack: self.stack,
             logical_id,
             resource_type,
@@ -62,9 +123,7 @@ impl Script {
             reason,
             second: u32::try_from(n).unwrap(),
         }
-        .xml();
-        self.events.push((at, xml));
-        self
+        .xml()
     }
 
     /// The rules of the stack, the deployed template, the uploads already there, the change
@@ -89,8 +148,11 @@ impl Script {
                         s.polls += 1;
                         script.statuses[i]
                     } else {
-                        "UPDATE_COMPLETE"
+                        let i = s.polls_before.min(script.before.len() - 1);
+                        s.polls_before += 1;
+                        script.before[i]
                     };
+                    s.last_status = status.to_owned();
                     MockResponse::Http(
                         StackXml {
                             termination_protection: script.termination_protection,
@@ -116,16 +178,22 @@ impl Script {
                         second: 0,
                     }
                     .xml();
-                    let mut listed: Vec<String> = if s.executed {
-                        script
-                            .events
-                            .iter()
-                            .filter(|(at, _)| *at < s.polls.max(1))
-                            .map(|(_, x)| x.clone())
-                            .collect()
-                    } else {
-                        Vec::new()
-                    };
+                    // Oldest first: the last deploy's end, the earlier operation, this one.
+                    let mut listed: Vec<String> = script
+                        .earlier
+                        .iter()
+                        .filter(|(at, _)| s.executed || *at < s.polls_before.max(1))
+                        .map(|(_, x)| x.clone())
+                        .collect();
+                    if s.executed {
+                        listed.extend(
+                            script
+                                .events
+                                .iter()
+                                .filter(|(at, _)| *at < s.polls.max(1))
+                                .map(|(_, x)| x.clone()),
+                        );
+                    }
                     listed.reverse();
                     listed.push(old);
                     MockResponse::Http(events_reply(&listed))
@@ -157,10 +225,22 @@ impl Script {
                 "",
             )
         }));
-        let s = seen.clone();
+        let (s, st, busy) = (seen.clone(), state.clone(), self.busy_on_change_set);
         rules.push(
             mock!(aws_sdk_cloudformation::Client::create_change_set).then_compute_response(move |r| {
+                let last = st.lock().unwrap().last_status.clone();
+                // CloudFormation runs one operation on a stack at a time.
+                let refused = busy
+                    .map(str::to_owned)
+                    .or_else(|| last.ends_with("_IN_PROGRESS").then_some(last));
+                if let Some(status) = refused {
+                    s.push(format!("CreateChangeSet refused: {status}"));
+                    return MockResponse::Http(busy_stack(stack, &status));
+                }
                 s.push(format!("CreateChangeSet {:?}", r.change_set_type()));
+                if let Some(url) = r.template_url() {
+                    s.push(format!("TemplateURL {url}"));
+                }
                 MockResponse::Http(cfn(
                     "CreateChangeSet",
                     &format!(
