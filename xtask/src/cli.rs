@@ -10,6 +10,8 @@ use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use infra_model::Env;
 
+pub use crate::faults::FaultSpec;
+
 /// The local API's port in `cargo xtask dev`: the OpenAPI document's local server.
 pub const DEFAULT_PORT: u16 = infra_model::system::openapi::LOCAL_PORT;
 /// moto's port in `cargo xtask dev` (a moto already answering there is reused).
@@ -124,6 +126,11 @@ pub enum Cmd {
         /// reported as needing a restart.
         #[arg(long, conflicts_with = "smoke")]
         watch: bool,
+        /// Faults to inject while it runs: kill=2s, kill-api=10s, hang=20s, aws-errors=10%,
+        /// aws-stall=5%:3s, outage=10s/20s, duplicates=10%, poison=15s, or all (README,
+        /// "Guarantees").
+        #[arg(long, value_name = "SPEC", default_value = "none", value_parser = faults_arg())]
+        faults: FaultSpec,
     },
     /// Run the end-to-end scenarios against a live API: happy path to SHIPPED, over-stock
     /// rejection, declined payment, missing key 403, validation 400s, unknown order 404, a race
@@ -168,6 +175,32 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// A soak: orders of every path (plain, +decline, +flaky, +down, +noship, +shipflaky, over
+    /// stock) at a steady rate, with faults injected, then the pipeline's invariants checked:
+    /// every order terminal, stock conserved, nothing charged or shipped twice, every poison
+    /// message in its dead-letter queue, no 5xx but 503s while AWS fails. Without --env, --url
+    /// or --local it runs its own local system (a fresh emulator) with the faults. Exit 3 when an
+    /// invariant broke.
+    Soak {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// How long orders are placed: 10m, 90s.
+        #[arg(long, default_value = "10m", value_name = "DURATION")]
+        duration: String,
+        /// Orders per second.
+        #[arg(long, default_value_t = 2.0)]
+        rate: f64,
+        /// The faults the soak's own local system injects (see `cargo xtask dev --faults`).
+        #[arg(long, value_name = "SPEC", default_value = "none", value_parser = faults_arg(),
+              conflicts_with_all = ["env", "url", "local"])]
+        faults: FaultSpec,
+        /// How long, after the last order is placed, every order has to reach its final status.
+        #[arg(long, default_value = "2m", value_name = "DURATION")]
+        settle: String,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// deploy, diff, destroy, outputs, status, seed-inventory, moto (see xtask_ops::deploy).
     #[command(flatten)]
     Deploy(DeployCommand),
@@ -178,9 +211,12 @@ impl Cmd {
     /// cross build); the others run in the light binary.
     pub fn runs_in_ops(&self) -> bool {
         match self {
-            Cmd::Build { .. } | Cmd::Dev { .. } | Cmd::Deploy(_) | Cmd::TestApi { .. } | Cmd::Load { .. } => {
-                true
-            }
+            Cmd::Build { .. }
+            | Cmd::Dev { .. }
+            | Cmd::Deploy(_)
+            | Cmd::TestApi { .. }
+            | Cmd::Load { .. }
+            | Cmd::Soak { .. } => true,
             Cmd::Bench { dev, artifacts, .. } => *dev || *artifacts,
             Cmd::Synth { .. } | Cmd::Lint { .. } | Cmd::Tools | Cmd::Ci | Cmd::LintWorkflows | Cmd::Scan => {
                 false
@@ -277,6 +313,11 @@ pub fn env_arg() -> impl clap::builder::TypedValueParser<Value = Env> {
         name.parse::<Env>()
             .expect("PossibleValuesParser admits only Env::ALL's names")
     })
+}
+
+/// `--faults`: a [`FaultSpec`], refused with what to write when it does not parse.
+pub fn faults_arg() -> impl clap::builder::TypedValueParser<Value = FaultSpec> {
+    clap::builder::NonEmptyStringValueParser::new().try_map(|s| s.parse::<FaultSpec>())
 }
 
 /// The environments of `--env all` or `--env <one>`.
@@ -476,6 +517,28 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn faults_are_checked_as_they_are_typed_and_only_a_local_system_takes_them() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["cargo xtask"][..], args].concat());
+        let Ok(Cli {
+            command: Cmd::Dev { faults, .. },
+        }) = parse(&["dev", "--faults", "kill=2s,aws-errors=10%"])
+        else {
+            panic!("dev --faults does not parse");
+        };
+        assert_eq!(faults.kill, Some(std::time::Duration::from_secs(2)));
+        let err = parse(&["dev", "--faults", "kil=2s"]).err().map(|e| e.to_string());
+        assert!(
+            err.as_deref().is_some_and(|e| e.contains("unknown fault")),
+            "{err:?}"
+        );
+        assert!(parse(&["soak", "--duration", "1m", "--faults", "all"]).is_ok());
+        assert!(parse(&["soak", "--local"]).is_ok());
+        assert!(parse(&["soak", "--env", "staging"]).is_ok());
+        assert!(parse(&["soak", "--env", "staging", "--faults", "kill=2s"]).is_err());
+        assert!(parse(&["soak", "--local", "--faults", "kill=2s"]).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod ci;
 pub mod cli;
+pub mod faults;
 pub mod lint;
 pub mod synth;
 pub mod workflows;
@@ -110,7 +111,12 @@ pub fn run(command: Cmd) -> Result<ExitCode> {
                 return ops(&["bench", "--artifacts"]);
             }
         }
-        Cmd::Build { .. } | Cmd::Dev { .. } | Cmd::Deploy(_) | Cmd::TestApi { .. } | Cmd::Load { .. } => {
+        Cmd::Build { .. }
+        | Cmd::Dev { .. }
+        | Cmd::Deploy(_)
+        | Cmd::TestApi { .. }
+        | Cmd::Load { .. }
+        | Cmd::Soak { .. } => {
             return ops_with_these_arguments();
         }
         Cmd::Ci => crate::ci::run()?,

@@ -232,6 +232,8 @@ pub struct Sandbox {
     pub runtime_api: SocketAddr,
     /// Process start to first `GET /next`, once it has asked.
     pub ready_after: Option<Duration>,
+    /// The request id of the invocation it is running, if it is running one.
+    pub busy: Option<String>,
 }
 
 /// A function running locally: its sandboxes and their Runtime API.
@@ -401,6 +403,7 @@ impl LocalFunction {
                 pid: p.pid,
                 runtime_api: p.addr,
                 ready_after: p.ready_after(),
+                busy: p.busy.clone(),
             })
             .collect()
     }

@@ -50,6 +50,7 @@ fn run(command: Cmd) -> Result<ExitCode> {
             wait_scale,
             smoke,
             watch,
+            faults,
         } => {
             let mode = if smoke {
                 xtask_ops::dev::Mode::Smoke
@@ -58,7 +59,7 @@ fn run(command: Cmd) -> Result<ExitCode> {
             } else {
                 xtask_ops::dev::Mode::Serve
             };
-            return xtask_ops::dev::cli(port, api_key, moto_port, !no_throttle, wait_scale, mode);
+            return xtask_ops::dev::cli(port, api_key, moto_port, !no_throttle, wait_scale, mode, faults);
         }
         Cmd::TestApi {
             api,
@@ -84,6 +85,26 @@ fn run(command: Cmd) -> Result<ExitCode> {
                 keep,
             };
             return xtask_ops::live::load_cli(api, &options, &report, json);
+        }
+        Cmd::Soak {
+            api,
+            duration,
+            rate,
+            faults,
+            settle,
+            json,
+        } => {
+            let options = xtask_ops::live::soak::SoakOptions {
+                duration: xtask_ops::deploy::logs::parse_duration("--duration", &duration)?,
+                rate,
+                faults,
+                settle: xtask_ops::deploy::logs::parse_duration("--settle", &settle)?,
+            };
+            anyhow::ensure!(
+                rate > 0.0 && rate <= 200.0,
+                "--rate {rate}: give orders per second above 0 and at most 200"
+            );
+            return xtask_ops::live::soak_cli(api, &options, json);
         }
         light => return xtask::run(light),
     }

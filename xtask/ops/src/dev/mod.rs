@@ -17,16 +17,22 @@
 
 pub mod api;
 pub mod bench;
+mod command;
+pub mod faults;
 pub mod lambda_api;
 pub use local_cloud::http;
 pub mod sources;
+mod stack;
 pub mod topics;
 pub mod watch;
 pub mod workflow;
 
+pub use command::{Client, Mode, cli, order_body, smoke, wait_for_signal};
+use stack::{moto_answers, placeholder_artifacts, start_moto};
+pub use stack::{moto_log, without_event_source_mappings};
+
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -38,12 +44,11 @@ use infra_model::aws::lambda::EventSourceMapping;
 use infra_model::cfn::Resource;
 use infra_model::decl::{Target, Trigger};
 use infra_model::system::{FUNCTIONS, TOPICS, WORKFLOWS, queue_pollers, queue_visibility, stack_name};
-use serde_json::{Value, json};
+use serde_json::json;
 pub use xtask::cli::{DEFAULT_MOTO_PORT, DEFAULT_PORT, DEFAULT_WAIT_SCALE};
 
 use self::http::Aws;
 use self::sources::{Executions, QueueMapping, Say, StreamMapping};
-use crate::artifact::Artifact;
 use crate::deploy::{self, AwsSettings, DeployOptions, DeployTarget, LocalUpdates, OutputMode};
 use crate::moto::MotoServer;
 use crate::runtime_api::{FunctionConfig, LocalFunction, LogSink};
@@ -66,6 +71,8 @@ pub struct DevOptions {
     pub progress: Say,
     /// Sandboxes per function at most (the dev reserved concurrency caps it too).
     pub max_concurrency: usize,
+    /// What to inject once the system is up ([`faults`]).
+    pub faults: faults::FaultSpec,
 }
 
 impl DevOptions {
@@ -80,6 +87,7 @@ impl DevOptions {
             log: crate::runtime_api::stderr_log_sink(),
             progress: Arc::new(|s: &str| eprintln!("{s}")),
             max_concurrency: 4,
+            faults: faults::FaultSpec::default(),
         }
     }
 }
@@ -115,6 +123,7 @@ pub struct DevSystem {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     functions: Vec<Arc<LocalFunction>>,
+    faults: Option<faults::Faults>,
     moto: Option<MotoServer>,
 }
 
@@ -122,91 +131,11 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// moto's log file for a port.
-pub fn moto_log(port: u16) -> PathBuf {
-    crate::root()
-        .join("target")
-        .join("dev")
-        .join(format!("moto-{port}.log"))
-}
-
-fn moto_answers(port: u16) -> bool {
-    let Ok(addr) = http::addr_of(&format!("127.0.0.1:{port}")) else {
-        return false;
-    };
-    http::request(addr, "GET", "/moto-api/", &[], b"", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
-}
-
-fn start_moto(port: u16) -> Result<MotoServer> {
-    MotoServer::start_logged(port, moto_log(port))
-        .with_context(|| format!("moto did not start on port {port}; is the port taken? Try --moto-port 0"))
-}
-
-/// The placeholder zips deploy uploads: moto stores the code and never runs it; the local
-/// processes run `target/debug/<function>`. Constant, so a second run deploys nothing.
-fn placeholder_artifacts() -> Result<Vec<Artifact>> {
-    use sha2::{Digest, Sha256};
-    let dir = crate::root().join("target").join("dev").join("artifacts");
-    let mut out = Vec::new();
-    for f in FUNCTIONS.iter() {
-        let text = format!(
-            "#!/bin/sh\necho 'placeholder: cargo xtask dev runs target/debug/{} as a local process' >&2\nexit 1\n",
-            f.name
-        );
-        let bytes = crate::zip::single_file("bootstrap", text.as_bytes(), 0o755)?;
-        let path = dir.join(f.name).join("bootstrap.zip");
-        if let Some(p) = path.parent() {
-            std::fs::create_dir_all(p).with_context(|| format!("cannot create {}", p.display()))?;
-        }
-        if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
-            std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
-        }
-        out.push(Artifact {
-            function: f.name.to_owned(),
-            sha256: crate::deploy::bucket::hex(&Sha256::digest(&bytes)),
-            zip: path,
-        });
-    }
-    Ok(out)
-}
-
 fn random_key() -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     (0..20)
         .map(|_| char::from(A[usize::try_from(crate::runtime_api::random_u64() % 62).unwrap_or(0)]))
         .collect()
-}
-
-/// The dev template without its event source mappings. moto's mappings cannot run the
-/// functions (no Docker) and still take the records: a stream mapping empties the shard on every
-/// write, and a queue mapping consumes messages. `cargo xtask dev` drives the mappings itself,
-/// from the same template, so the stack it deploys leaves them out (and says so).
-pub fn without_event_source_mappings(template: &Value) -> Value {
-    let mut t = template.clone();
-    let Some(resources) = t.get_mut("Resources").and_then(Value::as_object_mut) else {
-        return t;
-    };
-    let esm: Vec<String> = resources
-        .iter()
-        .filter(|(_, r)| r["Type"] == EventSourceMapping::TYPE)
-        .map(|(k, _)| k.clone())
-        .collect();
-    for id in &esm {
-        resources.remove(id);
-    }
-    for r in resources.values_mut() {
-        if let Some(Value::Array(deps)) = r.get_mut("DependsOn") {
-            deps.retain(|d| !d.as_str().is_some_and(|d| esm.iter().any(|e| e == d)));
-        }
-        if r["DependsOn"]
-            .as_str()
-            .is_some_and(|d| esm.iter().any(|e| e == d))
-            && let Some(o) = r.as_object_mut()
-        {
-            o.remove("DependsOn");
-        }
-    }
-    t
 }
 
 impl DevSystem {
@@ -240,6 +169,7 @@ impl DevSystem {
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
             functions: Vec::new(),
+            faults: None,
             moto: None,
         };
         let t = Instant::now();
@@ -349,9 +279,12 @@ impl DevSystem {
         ));
         timings.insert("build_wait".to_owned(), ms(t.elapsed()));
 
-        // Start the functions with their deployed environment.
+        // Start the functions with their deployed environment (their AWS endpoint is the fault
+        // proxy's when AWS faults are asked for).
         let t = Instant::now();
         let aws = Aws::new(&system.moto_endpoint)?;
+        let mut injector = faults::Faults::prepare(options.faults.clone(), &system.moto_endpoint)?;
+        let function_endpoint = injector.function_endpoint(&system.moto_endpoint);
         let stack = stack_name(Env::Dev);
         let mut by_name: BTreeMap<String, Arc<LocalFunction>> = BTreeMap::new();
         let mut envs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
@@ -367,7 +300,7 @@ impl DevSystem {
                 .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
                 .collect();
             for (k, v) in [
-                ("AWS_ENDPOINT_URL", system.moto_endpoint.as_str()),
+                ("AWS_ENDPOINT_URL", function_endpoint.as_str()),
                 ("AWS_ACCESS_KEY_ID", "testing"),
                 ("AWS_SECRET_ACCESS_KEY", "testing"),
                 ("AWS_REGION", "us-east-1"),
@@ -435,7 +368,11 @@ impl DevSystem {
                     system.threads.push(sources::spawn_stream(
                         aws.clone(),
                         table,
-                        StreamMapping::declared(&trigger, Some(failures)),
+                        StreamMapping {
+                            backoff_scale: options.wait_scale,
+                            duplicates: options.faults.duplicates,
+                            ..StreamMapping::declared(&trigger, Some(failures))
+                        },
                         function,
                         system.stop.clone(),
                         driver_say.clone(),
@@ -451,6 +388,8 @@ impl DevSystem {
                         max_concurrency: usize::try_from(queue_pollers(spec, Env::Dev, &settings))
                             .unwrap_or(2)
                             .min(2),
+                        batching_window: trigger.batching_window.mul_f64(options.wait_scale),
+                        duplicates: options.faults.duplicates,
                     };
                     system.threads.extend(sources::spawn_queue(
                         aws.clone(),
@@ -475,16 +414,17 @@ impl DevSystem {
                 tasks.push((f, local));
             }
             let state_machine = output(Target::Workflow(workflow))?;
-            system.threads.push(sources::spawn_workflow_runner(
-                aws.clone(),
-                state_machine,
-                Arc::new(definition),
-                Arc::new(tasks),
-                options.wait_scale,
-                system.stop.clone(),
-                driver_say.clone(),
-                system.executions.clone(),
-            )?);
+            let runner = sources::WorkflowRunner {
+                aws: aws.clone(),
+                state_machine_arn: state_machine,
+                definition: Arc::new(definition),
+                tasks: Arc::new(tasks),
+                wait_scale: options.wait_scale,
+                duplicates: options.faults.duplicates,
+                say: driver_say.clone(),
+                executions: system.executions.clone(),
+            };
+            system.threads.push(runner.spawn(system.stop.clone())?);
         }
 
         for topic in TOPICS {
@@ -537,6 +477,8 @@ impl DevSystem {
             system.stop.clone(),
         )?);
         system.outputs = report.outputs.clone();
+        injector.arm(&system.functions, &aws, &system.outputs, driver_say.clone())?;
+        system.faults = Some(injector);
         system.ready_after = t0.elapsed();
         timings.insert("total".to_owned(), ms(system.ready_after));
         system.timings_ms = timings;
@@ -545,6 +487,9 @@ impl DevSystem {
 
     /// Stops the API, the drivers, the functions and (if started here) moto.
     pub fn shutdown(&mut self) {
+        if let Some(f) = self.faults.as_mut() {
+            f.stop();
+        }
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads.drain(..) {
             let _ = t.join();
@@ -552,6 +497,7 @@ impl DevSystem {
         for f in self.functions.drain(..) {
             f.shutdown();
         }
+        drop(self.faults.take());
         // Stops moto when this system started it (its log stays for a look afterwards).
         drop(self.moto.take());
     }
@@ -560,6 +506,11 @@ impl DevSystem {
     /// sandboxes).
     pub fn functions(&self) -> &[Arc<LocalFunction>] {
         &self.functions
+    }
+
+    /// What the fault injector did so far (`None` before the system is up).
+    pub fn faults(&self) -> Option<&faults::Faults> {
+        self.faults.as_ref()
     }
 
     /// The curl commands to paste.
@@ -584,238 +535,4 @@ impl Drop for DevSystem {
     fn drop(&mut self) {
         self.shutdown();
     }
-}
-
-/// Waits for Ctrl-C or SIGTERM.
-pub fn wait_for_signal() -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the signal runtime")?;
-    rt.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = term.recv() => Ok(()),
-        }
-    })
-    .context("cannot listen for Ctrl-C")
-}
-
-/// A client of the local API (tests, `--smoke`, the benchmark).
-pub struct Client {
-    addr: std::net::SocketAddr,
-    pub api_key: String,
-}
-
-impl Client {
-    pub fn new(url: &str, api_key: &str) -> Result<Client> {
-        Ok(Client {
-            addr: http::addr_of(url)?,
-            api_key: api_key.to_owned(),
-        })
-    }
-
-    /// A request with the API key (when `with_key`); retries 429s for up to 10 s.
-    pub fn call(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&Value>,
-        with_key: bool,
-    ) -> Result<http::Response> {
-        let body = body.map(Value::to_string).unwrap_or_default();
-        let mut headers = vec![("Content-Type", "application/json")];
-        if with_key {
-            headers.push(("x-api-key", self.api_key.as_str()));
-        }
-        let start = Instant::now();
-        loop {
-            let r = http::request(
-                self.addr,
-                method,
-                path,
-                &headers,
-                body.as_bytes(),
-                Duration::from_secs(60),
-            )?;
-            if r.status != 429 || start.elapsed() > Duration::from_secs(10) {
-                return Ok(r);
-            }
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-
-    /// Polls an order until its status is one of `statuses` (or the timeout).
-    pub fn wait_for_status(&self, order_id: &str, statuses: &[&str], timeout: Duration) -> Result<Value> {
-        let start = Instant::now();
-        loop {
-            let r = self.call("GET", &format!("/orders/{order_id}"), None, true)?;
-            let v = r.json();
-            if let Some(s) = v["status"].as_str()
-                && statuses.contains(&s)
-            {
-                return Ok(v);
-            }
-            if start.elapsed() > timeout {
-                bail!(
-                    "order {order_id} did not reach {statuses:?} in {timeout:?}; last answer {} {v}",
-                    r.status
-                );
-            }
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-}
-
-/// An order body for `email` with `(sku, quantity, price)` lines (test-api's).
-pub use crate::live::order_body;
-
-/// `--smoke`: one order through, end to end.
-pub fn smoke(system: &DevSystem) -> Result<()> {
-    let c = Client::new(&system.url, &system.api_key)?;
-    let sku = format!("smoke-{}", &crate::runtime_api::uuid_v4()[..8]);
-    let r = c.call(
-        "PUT",
-        &format!("/inventory/{sku}"),
-        Some(&json!({"stock": 5, "price": 10.0, "name": "Smoke test item"})),
-        true,
-    )?;
-    if r.status >= 300 {
-        bail!("PUT /inventory/{sku} answered {}: {}", r.status, r.text());
-    }
-    let r = c.call(
-        "POST",
-        "/orders",
-        Some(&order_body("smoke@example.com", &[(&sku, 2, 10.0)])),
-        true,
-    )?;
-    if r.status != 202 {
-        bail!("POST /orders answered {}: {}", r.status, r.text());
-    }
-    let id = r.json()["orderId"]
-        .as_str()
-        .context("POST /orders gave no orderId")?
-        .to_owned();
-    let t = Instant::now();
-    let order = c.wait_for_status(&id, &["SHIPPED", "FAILED", "REJECTED"], Duration::from_secs(60))?;
-    if order["status"] != "SHIPPED" {
-        bail!("the smoke order ended {}: {order}", order["status"]);
-    }
-    println!(
-        "smoke: order {id} PENDING → SHIPPED in {} ms (tracking number {})",
-        t.elapsed().as_millis(),
-        order["trackingNumber"]
-            .as_str()
-            .or(order["shipping"]["trackingNumber"].as_str())
-            .unwrap_or("?")
-    );
-    Ok(())
-}
-
-/// What `cargo xtask dev` does once the system is up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Serve until Ctrl-C.
-    Serve,
-    /// Serve, and reload the functions on saved changes (`--watch`).
-    Watch,
-    /// One order through, then stop (`--smoke`).
-    Smoke,
-}
-
-/// `cargo xtask dev`.
-pub fn cli(
-    port: u16,
-    api_key: Option<String>,
-    moto_port: u16,
-    throttle: bool,
-    wait_scale: f64,
-    mode: Mode,
-) -> Result<std::process::ExitCode> {
-    // After Ctrl-C, the runtimes' complaints about their closing Runtime API are noise.
-    let stopping = Arc::new(AtomicBool::new(false));
-    let quiet = stopping.clone();
-    // Every line also goes to the local log, for `cargo xtask logs --local`.
-    let log_path = deploy::logs::local_log_path();
-    if let Some(dir) = log_path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let log_file = std::sync::Mutex::new(
-        std::fs::File::create(&log_path).with_context(|| format!("cannot write {}", log_path.display()))?,
-    );
-    let log: LogSink = Arc::new(move |source: &str, line: &str| {
-        if !quiet.load(Ordering::Relaxed) {
-            eprintln!("[{source}] {line}");
-        }
-        let (level, message) = deploy::logs::parse_message(line);
-        let entry = deploy::logs::Line {
-            timestamp: deploy::logs::now_ms(),
-            source: source.to_owned(),
-            level,
-            message,
-            event_id: String::new(),
-        };
-        if let (Ok(mut f), Ok(text)) = (log_file.lock(), serde_json::to_string(&entry)) {
-            use std::io::Write as _;
-            let _ = writeln!(f, "{text}");
-        }
-    });
-    let options = DevOptions {
-        port,
-        api_key,
-        moto_port,
-        throttle,
-        wait_scale,
-        log,
-        ..DevOptions::new()
-    };
-    eprintln!(
-        "cargo xtask dev: the order system on this machine (moto, local Lambda processes, the REST API)"
-    );
-    let mut system = DevSystem::start(options)?;
-    // Where `--local` finds this system (test-api, load, logs).
-    let state = crate::live::LocalState {
-        url: system.url.clone(),
-        api_key: system.api_key.clone(),
-        moto_endpoint: system.moto_endpoint.clone(),
-        lambda_endpoint: system.lambda_endpoint.clone(),
-        pid: std::process::id(),
-        log_file: log_path,
-    };
-    state.write()?;
-    println!(
-        "\nReady in {:.1} s: {}  (API key: {})\n{}\n",
-        system.ready_after.as_secs_f64(),
-        system.url,
-        system.api_key,
-        system.example()
-    );
-    if mode == Mode::Smoke {
-        let result = smoke(&system);
-        stopping.store(true, Ordering::Relaxed);
-        system.shutdown();
-        state.remove_if_mine();
-        result?;
-        return Ok(std::process::ExitCode::SUCCESS);
-    }
-    println!("Logs follow, one line per function line ([function] ...). Ctrl-C stops everything.");
-    let watcher = (mode == Mode::Watch).then(|| {
-        let functions = system.functions().to_vec();
-        let stop = stopping.clone();
-        std::thread::spawn(move || watch::run(&functions, &stop, &|s: &str| eprintln!("[dev] {s}")))
-    });
-    wait_for_signal()?;
-    stopping.store(true, Ordering::Relaxed);
-    if let Some(Ok(Err(e))) = watcher.map(std::thread::JoinHandle::join) {
-        eprintln!("watch: {e:#}");
-    }
-    eprintln!(
-        "\nstopping: the API, the event sources, the functions{}",
-        if system.moto_started { " and moto" } else { "" }
-    );
-    system.shutdown();
-    state.remove_if_mine();
-    eprintln!("stopped");
-    Ok(std::process::ExitCode::SUCCESS)
 }

@@ -9,8 +9,11 @@
 //!   error as JSON, as the Lambda integration reports it).
 //! - `Retry`: the first retrier whose `ErrorEquals` names the error (or `States.ALL`); each
 //!   retrier counts its own attempts; the wait is `IntervalSeconds × BackoffRate^n` (capped by
-//!   `MaxDelaySeconds`), **multiplied by the local scale factor** (`cargo xtask dev` uses 0.05:
-//!   2 s becomes 100 ms). Jitter is not applied locally, so the waits are reproducible.
+//!   `MaxDelaySeconds`), **multiplied by the local scale factor** (`cargo xtask dev` uses 0.01:
+//!   2 s becomes 20 ms); with `JitterStrategy: FULL` the wait is a random share of that. The
+//!   history records the model's delay, before jitter and scale.
+//! - A Task's `TimeoutSeconds` is the invoker's: past it the state fails with `States.Timeout`
+//!   while the invocation goes on, as Lambda's does ([`super::sources`]).
 //! - `Catch`: the first catcher that matches; `{"Error", "Cause"}` goes at its `ResultPath`.
 //!   `States.Runtime` (a path that is not in the input) is neither retried nor caught.
 //! - `Pass` with `Parameters` (`.$` keys) and `ResultPath`; `Choice` with the rules the model
@@ -306,7 +309,7 @@ impl Executor<'_> {
                         retry_count,
                         delay,
                     });
-                    std::thread::sleep(delay.mul_f64(self.wait_scale.max(0.0)));
+                    std::thread::sleep(jittered(r, delay).mul_f64(self.wait_scale.max(0.0)));
                     continue;
                 }
             }
@@ -337,6 +340,17 @@ enum TaskEnd {
 fn matches(list: &[String], error: &str) -> bool {
     list.iter()
         .any(|e| e == error || (e == "States.ALL" && error != "States.Runtime"))
+}
+
+/// The wait itself: with `JitterStrategy: FULL`, a random share of `delay` (Step Functions
+/// randomizes the interval between 0 and the backoff, AWS Step Functions Developer Guide,
+/// "Retrying after an error"), so the retries of many executions spread apart.
+fn jittered(r: &Retrier, delay: Duration) -> Duration {
+    if r.jitter_strategy == Some("FULL") {
+        delay.mul_f64(super::sources::unit_random())
+    } else {
+        delay
+    }
 }
 
 /// The wait before retry number `n + 1` of a retrier (unscaled).
@@ -707,13 +721,23 @@ mod tests {
             invoke: &invoke,
         }
         .run("o", json!({"orderId": "o"}));
-        // Payment 2+4+8 s and compensation 2+4+...+64 s (failing too) = 140 s, scaled to 1.4 s.
+        // Payment 2+4+8 s and compensation 2+4+...+64 s (failing too) = 140 s, scaled to 1.4 s;
+        // each wait is a random share of its backoff (full jitter), so at most that.
         let took = start.elapsed();
-        assert!(
-            took >= Duration::from_millis(1_300) && took < Duration::from_secs(10),
-            "{took:?}"
-        );
+        assert!(took < Duration::from_millis(1_400 + 1_000), "{took:?}");
         assert!(matches!(e.status, Status::Failed(_)));
+    }
+
+    #[test]
+    fn full_jitter_waits_a_random_share_of_the_backoff_and_none_waits_it_all() {
+        let mut r = Retrier::new(["E"], Duration::from_secs(2), 3);
+        r.jitter_strategy = Some("FULL");
+        let waits: Vec<Duration> = (0..200).map(|_| jittered(&r, Duration::from_secs(2))).collect();
+        assert!(waits.iter().all(|w| *w <= Duration::from_secs(2)));
+        let distinct: std::collections::BTreeSet<Duration> = waits.iter().copied().collect();
+        assert!(distinct.len() > 100, "random, not fixed: {}", distinct.len());
+        r.jitter_strategy = None;
+        assert_eq!(jittered(&r, Duration::from_secs(2)), Duration::from_secs(2));
     }
 
     #[test]

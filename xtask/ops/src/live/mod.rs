@@ -2,15 +2,19 @@
 //! scenarios against a deployment) and `cargo xtask load` (a load test). Each finds its API the
 //! same way ([`ApiTarget`]): a deployed environment (`--env E`: the `ApiUrl` output and the key's
 //! value from API Gateway), a URL and a key, or the local system that `cargo xtask dev` runs
-//! (`--local`: the file it writes, [`LocalState`]).
+//! (`--local`: the file it writes, [`LocalState`]). `cargo xtask soak` ([`soak`]) runs orders of
+//! every path for a while, faults injected, and checks the pipeline's [`invariants`].
 
 pub mod cleanup;
 pub mod client;
+pub mod invariants;
 pub mod load;
 pub mod report;
+pub mod soak;
 pub mod test_api;
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use infra_model::Env;
@@ -291,6 +295,132 @@ pub fn load_cli(
     }
     eprintln!("report: {}", path.display());
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `cargo xtask soak`: against `args`' API, or (none given) a local system of its own with
+/// `options.faults`. Exit 3 when an invariant broke.
+pub fn soak_cli(
+    args: xtask::cli::ApiArgs,
+    options: &soak::SoakOptions,
+    json: bool,
+) -> Result<std::process::ExitCode> {
+    let own = args.env.is_none() && args.url.is_none() && !args.aws.local;
+    let report = if own {
+        soak_own(options)?
+    } else {
+        let target = ApiTarget::from_args(args)?;
+        crate::deploy::block_on(async {
+            let api = resolve(&target).await?;
+            eprintln!(
+                "soak: {} for {:?} at {}/s ...",
+                api.name, options.duration, options.rate
+            );
+            let run = soak::run(&api, options, None).await?;
+            let mut report = run.report;
+            report.violations.extend(invariants::violations(&run.observed));
+            let placed: Vec<cleanup::PlacedOrder> = run
+                .observed
+                .orders
+                .iter()
+                .map(|o| cleanup::PlacedOrder {
+                    scenario: "soak",
+                    order_id: o.order_id.clone(),
+                    status: Some(o.status.as_str().to_owned()),
+                })
+                .collect();
+            let c = cleanup::clean_up(api.tables.as_ref(), &run.skus, &placed, "soak").await;
+            for left in c.left {
+                eprintln!("left: {left}");
+            }
+            Ok::<_, anyhow::Error>(report)
+        })??
+    };
+    if json {
+        print_json(&report)?;
+    } else {
+        for l in report.lines() {
+            println!("{l}");
+        }
+    }
+    Ok(std::process::ExitCode::from(if report.violations.is_empty() {
+        crate::deploy::exit::OK
+    } else {
+        crate::deploy::exit::FAILED
+    }))
+}
+
+/// The soak on a local system of its own (a fresh emulator on a free port, no throttle), with
+/// the faults; its lines go to target/soak/functions.log.
+pub fn soak_own(options: &soak::SoakOptions) -> Result<soak::SoakReport> {
+    let log_path = crate::root().join("target").join("soak").join("functions.log");
+    if let Some(dir) = log_path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let file = std::sync::Mutex::new(
+        std::fs::File::create(&log_path).with_context(|| format!("cannot write {}", log_path.display()))?,
+    );
+    let log: crate::runtime_api::LogSink = std::sync::Arc::new(move |source: &str, line: &str| {
+        if let Ok(mut f) = file.lock() {
+            use std::io::Write as _;
+            let _ = writeln!(f, "[{source}] {line}");
+        }
+    });
+    eprintln!(
+        "soak: starting a local system of its own (faults: {}; log: {}) ...",
+        options.faults,
+        log_path.display()
+    );
+    let system = crate::dev::DevSystem::start(crate::dev::DevOptions {
+        port: 0,
+        moto_port: 0,
+        throttle: false,
+        faults: options.faults.clone(),
+        log,
+        progress: std::sync::Arc::new(|_: &str| {}),
+        ..crate::dev::DevOptions::new()
+    })?;
+    soak_on(&system, options)
+}
+
+/// The soak against a running [`crate::dev::DevSystem`] (the fault tests use it too): the run,
+/// the poison's end, memory, the faults' counts and the invariants.
+pub fn soak_on(system: &crate::dev::DevSystem, options: &soak::SoakOptions) -> Result<soak::SoakReport> {
+    let me = std::process::id();
+    let memory_start = soak::memory_of_tree(me);
+    let faults = system
+        .faults()
+        .context("the local system has no fault injector")?;
+    let api = Api {
+        client: ApiClient::new(&system.url, &system.api_key)?,
+        name: format!("the soak's local system at {}", system.url),
+        tables: None,
+        env: Some(Env::Dev),
+    };
+    eprintln!(
+        "soak: {} for {:?} at {}/s ...",
+        api.name, options.duration, options.rate
+    );
+    let view = soak::FaultView {
+        spec: &faults.spec,
+        injected: &faults.injected,
+    };
+    let run = crate::deploy::block_on(soak::run(&api, options, Some(&view)))??;
+    let mut observed = run.observed;
+    let mut report = run.report;
+    if options.faults.poison.is_some() {
+        let aws = crate::dev::http::Aws::new(&system.moto_endpoint)?;
+        observed.poison = Some(crate::dev::faults::poison_check(
+            &aws,
+            &system.outputs,
+            &faults.injected,
+            Instant::now() + Duration::from_secs(60),
+        )?);
+    }
+    report.memory_start = memory_start;
+    report.memory_end = soak::memory_of_tree(me);
+    report.fault_counts = Some(faults.injected.counts());
+    report.violations.extend(invariants::violations(&observed));
+    Ok(report)
 }
 
 #[cfg(test)]
