@@ -2,13 +2,15 @@
 //! that are checked, and deterministic YAML/JSON emission.
 
 mod expr;
+mod parameter;
+mod refs;
 mod template;
 
 pub use expr::{Cond, Expr, Pseudo, sub_variables};
+pub use parameter::{ConditionHandle, ParamHandle, Parameter};
 pub use template::{
-    AnyHandle, ConditionHandle, Handle, INLINE_TEMPLATE_LIMIT, LOGICAL_ID_MAX, Options, Output, ParamHandle,
-    Parameter, Policy, RESOURCE_LIMIT, Resource, S3_TEMPLATE_LIMIT, SynthError, Synthesized, Template,
-    validate_logical_id,
+    AnyHandle, Handle, INLINE_TEMPLATE_LIMIT, LOGICAL_ID_MAX, Options, Output, Policy, RESOURCE_LIMIT,
+    Resource, S3_TEMPLATE_LIMIT, SynthError, Synthesized, Template, validate_logical_id,
 };
 
 /// A JSON value with the keys of every object in sorted order. Emission must not depend on
