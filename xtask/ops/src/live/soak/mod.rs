@@ -203,6 +203,24 @@ async fn place(
     }
 }
 
+/// Puts a SKU with its stock, retrying what is worth retrying (the faults may already be on).
+async fn put_stock(client: &ApiClient, rec: &Recorder, sku: &str, stock: i64) -> Result<()> {
+    let path = format!("/inventory/{sku}");
+    let body = json!({"stock": stock, "price": 10.0, "name": sku});
+    for attempt in 0..20 {
+        let reply = rec
+            .send(client, "PUT /inventory/{sku}", "PUT", &path, Some(&body), &[])
+            .await;
+        match (&reply, retry_after(reply.as_ref(), attempt)) {
+            (Some(r), _) if r.status < 300 => return Ok(()),
+            (_, Some(wait)) => tokio::time::sleep(wait).await,
+            (Some(r), None) => anyhow::bail!("PUT {path} answered {}: {}", r.status, r.text()),
+            (None, None) => break,
+        }
+    }
+    anyhow::bail!("PUT {path} did not answer 2xx in 20 attempts")
+}
+
 /// Reads an order, retrying what is worth retrying; `None` when it does not exist.
 async fn read_order(client: &ApiClient, rec: &Recorder, id: &str) -> Result<Option<OrderView>> {
     let path = format!("/orders/{id}");
@@ -301,19 +319,7 @@ pub async fn run(api: &Api, options: &SoakOptions, faults: Option<&FaultView<'_>
     let per_sku = ((count as f64 * 0.7 * 2.0 * 0.8) / 4.0).ceil().max(5.0) as i64;
     let mut initial = BTreeMap::new();
     for (sku, stock) in skus.iter().map(|s| (s, per_sku)).chain([(&over, 1)]) {
-        let r = client
-            .call(
-                "PUT",
-                &format!("/inventory/{sku}"),
-                Some(&json!({"stock": stock, "price": 10.0, "name": sku})),
-            )
-            .await?;
-        anyhow::ensure!(
-            r.status < 300,
-            "PUT /inventory/{sku} answered {}: {}",
-            r.status,
-            r.text()
-        );
+        put_stock(client, &rec, sku, stock).await?;
         initial.insert(sku.clone(), stock);
     }
     let start = Instant::now();
