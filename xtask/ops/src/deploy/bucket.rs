@@ -290,7 +290,7 @@ pub async fn upload_artifacts(aws: &Aws, bucket: &str, artifacts: &[Artifact]) -
             }
             let bytes = std::fs::read(&a.zip)
                 .with_context(|| format!("cannot read {} (the {} artifact)", a.zip.display(), a.function))?;
-            let actual = hex(&Sha256::digest(&bytes));
+            let actual = hex::encode(Sha256::digest(&bytes));
             if actual != a.sha256 {
                 bail!(
                     "{} changed after it was hashed (sha256 {actual}, expected {}): build again",
@@ -326,7 +326,10 @@ pub async fn upload_artifacts(aws: &Aws, bucket: &str, artifacts: &[Artifact]) -
 
 /// Uploads a template body (content-addressed) and returns the URL CloudFormation reads it from.
 pub async fn upload_template(aws: &Aws, bucket: &str, stack: &str, body: &str) -> Result<String> {
-    let key = format!("templates/{stack}/{}.json", hex(&Sha256::digest(body.as_bytes())));
+    let key = format!(
+        "templates/{stack}/{}.json",
+        hex::encode(Sha256::digest(body.as_bytes()))
+    );
     if !exists(aws, bucket, &key).await? {
         aws.s3
             .put_object()
@@ -352,11 +355,6 @@ pub fn template_url(region: &str, bucket: &str, key: &str) -> String {
     format!("https://s3.{region}.{suffix}/{bucket}/{key}")
 }
 
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,7 +374,6 @@ mod tests {
             template_url("cn-north-1", "b", "k"),
             "https://s3.cn-north-1.amazonaws.com.cn/b/k"
         );
-        assert_eq!(hex(&[0, 15, 255]), "000fff");
     }
 
     #[test]

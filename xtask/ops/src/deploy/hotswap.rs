@@ -249,7 +249,7 @@ async fn running_sha256(aws: &Aws, function_name: &str) -> Result<Option<String>
         })?;
     Ok(c.code_sha256()
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-        .map(|bytes| bucket::hex(&bytes)))
+        .map(hex::encode))
 }
 
 /// UpdateFunctionCode from the bucket, then the wait until Lambda has applied it.

@@ -196,7 +196,7 @@ pub fn artifacts_from_dir(dir: &Path) -> Result<Vec<Artifact>> {
         match std::fs::read(&zip) {
             Ok(bytes) => out.push(Artifact {
                 function: f.name.to_owned(),
-                sha256: bucket::hex(&Sha256::digest(&bytes)),
+                sha256: hex::encode(Sha256::digest(&bytes)),
                 zip,
             }),
             Err(_) => missing.push(zip.display().to_string()),

@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
+use base64::Engine as _;
 use infra_model::aws::apigateway::Throttle;
 use infra_model::contract::api::limits::MAX_BODY_BYTES;
 use infra_model::system::api::{CORS_ALLOWED_HEADERS, ROUTES, gateway_response, match_route, methods_of};
@@ -417,8 +418,7 @@ fn proxy_answer(resp: &Value) -> Option<Answer> {
         .retain(|(k, _)| !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("connection"));
     let body = resp["body"].as_str().unwrap_or("");
     let body = if resp["isBase64Encoded"] == true {
-        use base64_lite::decode;
-        decode(body)?
+        base64::engine::general_purpose::STANDARD.decode(body).ok()?
     } else {
         body.as_bytes().to_vec()
     };
@@ -427,37 +427,6 @@ fn proxy_answer(resp: &Value) -> Option<Answer> {
         headers,
         body,
     })
-}
-
-/// Base64 decoding for binary proxy responses (the functions answer JSON; this is for
-/// completeness).
-mod base64_lite {
-    pub fn decode(s: &str) -> Option<Vec<u8>> {
-        let val = |c: u8| -> Option<u32> {
-            Some(match c {
-                b'A'..=b'Z' => u32::from(c - b'A'),
-                b'a'..=b'z' => u32::from(c - b'a') + 26,
-                b'0'..=b'9' => u32::from(c - b'0') + 52,
-                b'+' => 62,
-                b'/' => 63,
-                _ => return None,
-            })
-        };
-        let mut out = Vec::new();
-        let bytes: Vec<u8> = s
-            .bytes()
-            .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
-            .collect();
-        for chunk in bytes.chunks(4) {
-            let mut n = 0u32;
-            for (i, c) in chunk.iter().enumerate() {
-                n |= val(*c)? << (18 - 6 * i);
-            }
-            let b = n.to_be_bytes();
-            out.extend_from_slice(&b[1..chunk.len()]);
-        }
-        Some(out)
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -505,7 +474,10 @@ fn proxy_event(
     let (body_value, b64) = match (&text, body.is_empty()) {
         (_, true) => (Value::Null, false),
         (Ok(t), false) => (json!(t), false),
-        (Err(_), false) => (json!(base64_encode(body)), true),
+        (Err(_), false) => (
+            json!(base64::engine::general_purpose::STANDARD.encode(body)),
+            true,
+        ),
     };
     let opt = |m: Map<String, Value>| {
         if m.is_empty() {
@@ -551,61 +523,20 @@ fn proxy_event(
     })
 }
 
-fn base64_encode(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
+/// A path or query value as API Gateway hands it to the function: percent-decoded, `+` a
+/// space (as a form-encoded query writes it).
 pub(crate) fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Ok(v) = u8::from_str_radix(s.get(i + 1..i + 3).unwrap_or("zz"), 16)
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
+/// The reason phrase of a status line.
 fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        409 => "Conflict",
-        413 => "Payload Too Large",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Status",
-    }
+    hyper::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Status")
 }
 
 #[cfg(test)]
@@ -685,9 +616,6 @@ mod tests {
     #[test]
     fn codecs() {
         assert_eq!(percent_decode("a%40b.com+x"), "a@b.com x");
-        assert_eq!(
-            base64_lite::decode(&base64_encode(b"hello!?")).unwrap(),
-            b"hello!?"
-        );
+        assert_eq!(percent_decode("100%25+%2B"), "100% +");
     }
 }

@@ -55,7 +55,7 @@ pub(super) fn placeholder_artifacts() -> Result<Vec<Artifact>> {
         }
         out.push(Artifact {
             function: f.name.to_owned(),
-            sha256: crate::deploy::bucket::hex(&Sha256::digest(&bytes)),
+            sha256: hex::encode(Sha256::digest(&bytes)),
             zip: path,
         });
     }

@@ -250,7 +250,7 @@ async fn after_a_failed_update_rolled_back_a_good_template_deploys_over_the_roll
     let good = xtask_ops::deploy::template::body(&infra_model::synth(Env::Staging).unwrap().to_value());
     let key = format!(
         "templates/{STACK}/{}.json",
-        xtask_ops::deploy::bucket::hex(&Sha256::digest(good.as_bytes()))
+        hex::encode(Sha256::digest(good.as_bytes()))
     );
     let calls = seen.all();
     assert!(
