@@ -265,6 +265,20 @@ impl Faults {
                                 if let Some((name, pid)) = pick(&busy) {
                                     if signal(*pid, "-STOP") {
                                         injected.count(|c| c.hangs += 1);
+                                        // The invocation may have ended just before the freeze:
+                                        // then no deadline kills the sandbox and the function's
+                                        // next invocation would wait for it forever. Lambda ends
+                                        // a frozen runtime at the timeout whatever it does, so
+                                        // this does too (a no-op when the emulator got there).
+                                        let timeout = FUNCTIONS
+                                            .iter()
+                                            .find(|d| d.name == name.as_str())
+                                            .map_or(Duration::from_secs(30), |d| d.sizing[0].timeout);
+                                        let pid = *pid;
+                                        std::thread::spawn(move || {
+                                            std::thread::sleep(timeout + Duration::from_secs(1));
+                                            signal(pid, "-9");
+                                        });
                                         say(&format!(
                                             "fault: froze a busy {name} sandbox (pid {pid}) until its timeout"
                                         ));
