@@ -73,8 +73,8 @@ pub enum Cmd {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// Measure synthesis, and the Lambda artifacts (sizes, start-up, build times), and print the
-    /// figures the README quotes.
+    /// Measure synthesis, the Lambda artifacts (sizes, start-up, build times) and the local
+    /// system (start-up, request latency and throughput), and print the figures the README quotes.
     Bench {
         /// Only the local system's figures (`cargo xtask dev`: start-up, request latency and
         /// throughput under load).
@@ -539,6 +539,23 @@ mod tests {
         assert!(parse(&["soak", "--env", "staging"]).is_ok());
         assert!(parse(&["soak", "--env", "staging", "--faults", "kill=2s"]).is_err());
         assert!(parse(&["soak", "--local", "--faults", "kill=2s"]).is_err());
+    }
+
+    #[test]
+    fn what_needs_the_sdk_runs_in_ops_and_the_rest_here() {
+        let cmd = |args: &[&str]| {
+            Cli::try_parse_from([&["cargo xtask"][..], args].concat())
+                .map(|c| c.command.runs_in_ops())
+                .ok()
+        };
+        assert_eq!(cmd(&["bench", "--dev"]), Some(true));
+        assert_eq!(cmd(&["bench", "--artifacts"]), Some(true));
+        // Synthesis first, here; then xtask-ops for the rest.
+        assert_eq!(cmd(&["bench"]), Some(false));
+        assert_eq!(cmd(&["bench", "--synth"]), Some(false));
+        assert_eq!(cmd(&["synth"]), Some(false));
+        assert_eq!(cmd(&["dev"]), Some(true));
+        assert_eq!(cmd(&["deploy", "--env", "dev"]), Some(true));
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub const OPS_PACKAGE: &str = "xtask-ops";
 
 /// Runs one command of the light half; hands the others to `xtask-ops`.
 pub fn run(command: Cmd) -> Result<ExitCode> {
+    if command.runs_in_ops() {
+        return ops_with_these_arguments();
+    }
     let root = crate::root();
     match command {
         Cmd::Synth {
@@ -107,8 +110,9 @@ pub fn run(command: Cmd) -> Result<ExitCode> {
         Cmd::Bench { vs_cdk, synth, .. } => {
             bench::synth(vs_cdk.as_deref())?;
             if !synth && vs_cdk.is_none() {
-                // The artifacts' figures need the cross build: xtask-ops measures them.
-                return ops(&["bench", "--artifacts"]);
+                // The artifacts' and the local system's figures need the cross build and the
+                // local cloud: xtask-ops measures them (`bench` with no flag: both).
+                return ops(&["bench"]);
             }
         }
         Cmd::Build { .. }
@@ -116,9 +120,7 @@ pub fn run(command: Cmd) -> Result<ExitCode> {
         | Cmd::Deploy(_)
         | Cmd::TestApi { .. }
         | Cmd::Load { .. }
-        | Cmd::Soak { .. } => {
-            return ops_with_these_arguments();
-        }
+        | Cmd::Soak { .. } => unreachable!("runs_in_ops() hands these to xtask-ops"),
         Cmd::Ci => crate::ci::run()?,
         Cmd::Scan => {
             if !crate::ci::scan_command()? {

@@ -4,3 +4,4 @@
 pub mod http;
 pub mod moto;
 pub mod runtime_api;
+pub mod serve;

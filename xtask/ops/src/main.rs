@@ -39,8 +39,16 @@ fn run(command: Cmd) -> Result<ExitCode> {
                 start.elapsed().as_secs_f64()
             );
         }
-        Cmd::Bench { dev: true, .. } => bench::dev_api()?,
-        Cmd::Bench { artifacts: true, .. } => bench::lambda_artifacts()?,
+        // `cargo xtask bench` (no flag) measures synthesis in the light binary, then hands the
+        // rest here with no flag either: both the artifacts and the local system.
+        Cmd::Bench { dev, artifacts, .. } => {
+            if artifacts || !dev {
+                bench::lambda_artifacts()?;
+            }
+            if dev || !artifacts {
+                bench::dev_api()?;
+            }
+        }
         Cmd::Deploy(cmd) => return xtask_ops::deploy::cli::run(cmd),
         Cmd::Dev {
             port,

@@ -18,13 +18,15 @@
 //! - Each request becomes a REST proxy event (API Gateway's v1 format), the function's proxy
 //!   response becomes the HTTP answer; a function error is a 502 (`INTEGRATION_FAILURE`), a
 //!   timeout a 504.
+//! - HTTP/1.1 is hyper's ([`local_cloud::serve`]): keep-alive, chunked bodies, and a 400 for a
+//!   request hyper cannot parse (a control character in a header value, as API Gateway's own
+//!   front refuses it).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use base64::Engine as _;
@@ -34,6 +36,8 @@ use infra_model::system::api::{CORS_ALLOWED_HEADERS, ROUTES, gateway_response, m
 use serde_json::{Map, Value, json};
 
 use super::sources::invoke;
+use local_cloud::serve;
+
 use crate::runtime_api::{LocalFunction, uuid_v4};
 
 /// The most bytes of request line and headers a request may have (API Gateway's REST quota).
@@ -109,144 +113,37 @@ impl Api {
         }
     }
 
-    /// Serves on `listener` until `stop` is set (one thread per connection, keep-alive).
+    /// Serves on `listener` until `stop` is set (the local cloud's hyper server: keep-alive,
+    /// each request on the blocking pool while its function answers).
     pub fn serve(
         self: Arc<Self>,
         listener: TcpListener,
         stop: Arc<AtomicBool>,
     ) -> Result<std::thread::JoinHandle<()>> {
-        listener
-            .set_nonblocking(true)
-            .context("cannot configure the API listener")?;
-        std::thread::Builder::new()
-            .name("dev-api".into())
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match listener.accept() {
-                        Ok((stream, _)) => {
-                            let api = self.clone();
-                            let stop = stop.clone();
-                            let _ = std::thread::Builder::new()
-                                .name("dev-api-conn".into())
-                                .spawn(move || api.connection(stream, &stop));
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                            std::thread::sleep(Duration::from_millis(20));
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                    }
-                }
-            })
-            .context("cannot start the API thread")
+        serve::serve("dev-api", listener, stop, MAX_BODY_BYTES * 16, move |req| {
+            self.answer(req)
+        })
+        .context("cannot start the local API")
     }
 
-    fn connection(&self, stream: TcpStream, stop: &AtomicBool) {
-        let _ = stream.set_nonblocking(false);
-        let _ = stream.set_nodelay(true);
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-        let peer = stream.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-        let Ok(write_half) = stream.try_clone() else {
-            return;
+    /// One HTTP request: API Gateway's own limits first, then [`Api::handle`].
+    fn answer(&self, req: serve::Request) -> serve::Response {
+        // API Gateway's quota on the request line and header values together (REST APIs:
+        // 10,240 bytes) and on the payload (10 MB); over them it answers 413 itself.
+        let answer = match req.body {
+            Some(body) if req.head_bytes <= MAX_HEAD_BYTES => self.handle(
+                &req.method,
+                &req.target,
+                &req.headers,
+                body,
+                &req.peer.ip().to_string(),
+            ),
+            _ => self.gateway("REQUEST_TOO_LARGE", "Request Too Long", &uuid_v4()),
         };
-        let mut writer = write_half;
-        let mut reader = BufReader::new(stream);
-        while !stop.load(Ordering::Relaxed) {
-            let mut raw = Vec::new();
-            match reader.read_until(b'\n', &mut raw) {
-                Ok(0) => return,
-                Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    continue;
-                }
-                Err(_) => return,
-            }
-            // Header bytes are not necessarily UTF-8: read them as bytes, never drop the
-            // connection over them.
-            let line = String::from_utf8_lossy(&raw).trim_end().to_owned();
-            if line.is_empty() {
-                continue;
-            }
-            let mut head_bytes = raw.len();
-            let mut bad_header = false;
-            let mut parts = line.split_whitespace();
-            let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
-                return;
-            };
-            let (method, target) = (method.to_owned(), target.to_owned());
-            let mut headers: Vec<(String, String)> = Vec::new();
-            loop {
-                let mut h = Vec::new();
-                match reader.read_until(b'\n', &mut h) {
-                    Ok(0) => return,
-                    Ok(_) => {}
-                    Err(_) => return,
-                }
-                head_bytes += h.len();
-                let h = String::from_utf8_lossy(&h);
-                let h = h.trim_end();
-                if h.is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.split_once(':') {
-                    bad_header |= v.chars().any(|c| c.is_control() && c != '\t');
-                    headers.push((k.trim().to_owned(), v.trim().to_owned()));
-                }
-            }
-            let header = |n: &str| {
-                headers
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(n))
-                    .map(|(_, v)| v.clone())
-            };
-            let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-            let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-            // API Gateway's quota on the request line and header values together (REST APIs:
-            // 10,240 bytes) and on the payload (10 MB); over them it answers 413 itself.
-            let answer = if len > MAX_BODY_BYTES * 16 || head_bytes > MAX_HEAD_BYTES {
-                if len <= MAX_BODY_BYTES * 16 {
-                    let mut body = vec![0; len];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                }
-                self.gateway("REQUEST_TOO_LARGE", "Request Too Long", &uuid_v4())
-            } else if bad_header {
-                let mut body = vec![0; len];
-                if reader.read_exact(&mut body).is_err() {
-                    return;
-                }
-                self.gateway(
-                    "DEFAULT_4XX",
-                    "A header value holds a control character",
-                    &uuid_v4(),
-                )
-            } else {
-                let mut body = vec![0; len];
-                if reader.read_exact(&mut body).is_err() {
-                    return;
-                }
-                self.handle(&method, &target, &headers, body, &peer)
-            };
-            let mut out = format!("HTTP/1.1 {} {}\r\n", answer.status, reason(answer.status));
-            for (k, v) in &answer.headers {
-                out.push_str(&format!("{k}: {v}\r\n"));
-            }
-            out.push_str(&format!(
-                "Content-Length: {}\r\nConnection: {}\r\n\r\n",
-                answer.body.len(),
-                if close { "close" } else { "keep-alive" }
-            ));
-            if writer.write_all(out.as_bytes()).is_err() || writer.write_all(&answer.body).is_err() {
-                return;
-            }
-            if close {
-                return;
-            }
+        serve::Response {
+            status: answer.status,
+            headers: answer.headers,
+            body: answer.body,
         }
     }
 
@@ -531,17 +428,11 @@ pub(crate) fn percent_decode(s: &str) -> String {
         .into_owned()
 }
 
-/// The reason phrase of a status line.
-fn reason(status: u16) -> &'static str {
-    hyper::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("Status")
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

@@ -9,9 +9,8 @@
 //! `ResourceNotFoundException` for an unknown function.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::TcpListener;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,7 +18,9 @@ use anyhow::{Context, Result};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::runtime_api::{LocalFunction, LogSink, Outcome};
+use local_cloud::serve;
+
+use crate::runtime_api::{LocalFunction, LogSink, MAX_EVENT_BYTES, Outcome};
 
 /// Lambda's log tail: the last 4 KB.
 const TAIL_BYTES: usize = 4096;
@@ -208,69 +209,6 @@ fn answer(
     out
 }
 
-fn connection(
-    functions: &[Arc<LocalFunction>],
-    recent: &RecentLines,
-    stream: TcpStream,
-) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    let mut writer = stream.try_clone()?;
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let mut parts = line.split_whitespace();
-        let (Some(method), Some(path)) = (parts.next(), parts.next()) else {
-            return Ok(());
-        };
-        let (method, path) = (method.to_owned(), path.to_owned());
-        let mut headers = HashMap::new();
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h)? == 0 {
-                return Ok(());
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-            }
-        }
-        let length: usize = headers
-            .get("content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body)?;
-        let a = answer(functions, recent, &method, &path, &headers, &body);
-        let mut head = format!(
-            "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-amzn-requestid: {}\r\n",
-            a.status,
-            match a.status {
-                200 => "OK",
-                202 => "Accepted",
-                204 => "No Content",
-                400 => "Bad Request",
-                404 => "Not Found",
-                _ => "Bad Gateway",
-            },
-            a.body.len(),
-            crate::runtime_api::uuid_v4()
-        );
-        for (k, v) in &a.headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        writer.write_all(head.as_bytes())?;
-        writer.write_all(&a.body)?;
-        writer.flush()?;
-    }
-}
-
 /// Serves the endpoint on `listener` until `stop`.
 pub fn serve(
     listener: TcpListener,
@@ -278,26 +216,35 @@ pub fn serve(
     recent: Arc<RecentLines>,
     stop: Arc<AtomicBool>,
 ) -> Result<std::thread::JoinHandle<()>> {
-    listener
-        .set_nonblocking(true)
-        .context("cannot configure the local Lambda endpoint's listener")?;
-    let functions = Arc::new(functions);
-    std::thread::Builder::new()
-        .name("dev-lambda".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let (functions, recent) = (Arc::clone(&functions), Arc::clone(&recent));
-                        std::thread::spawn(move || {
-                            let _ = connection(&functions, &recent, stream);
-                        });
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
-        })
-        .context("cannot start the local Lambda endpoint")
+    // Invoke's payload limit (6 MB synchronous); a larger one is refused, as Lambda does.
+    serve::serve("dev-lambda", listener, stop, MAX_EVENT_BYTES, move |req| {
+        let headers: HashMap<String, String> = req
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .collect();
+        let a = match &req.body {
+            Some(body) => answer(&functions, &recent, &req.method, &req.target, &headers, body),
+            None => error(
+                413,
+                "RequestTooLargeException",
+                &format!(
+                    "Request must be smaller than {MAX_EVENT_BYTES} bytes for the InvokeFunction operation"
+                ),
+            ),
+        };
+        let mut headers = vec![
+            ("content-type".to_owned(), "application/json".to_owned()),
+            ("x-amzn-requestid".to_owned(), crate::runtime_api::uuid_v4()),
+        ];
+        headers.extend(a.headers.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        serve::Response {
+            status: a.status,
+            headers,
+            body: a.body,
+        }
+    })
+    .context("cannot start the local Lambda endpoint")
 }
 
 #[cfg(test)]
