@@ -48,7 +48,7 @@ use serde_json::json;
 pub use xtask::cli::{DEFAULT_MOTO_PORT, DEFAULT_PORT, DEFAULT_WAIT_SCALE};
 
 use self::http::Aws;
-use self::sources::{Executions, QueueMapping, Say, StreamMapping};
+use self::sources::{Activity, Executions, QueueMapping, Say, StreamMapping};
 use crate::deploy::{self, AwsSettings, DeployOptions, DeployTarget, LocalUpdates, OutputMode};
 use crate::moto::MotoServer;
 use crate::runtime_api::{FunctionConfig, LocalFunction, LogSink};
@@ -121,6 +121,12 @@ pub struct DevSystem {
     /// The local Lambda Invoke endpoint (`http://127.0.0.1:<port>`), see [`lambda_api`].
     pub lambda_endpoint: String,
     stop: Arc<AtomicBool>,
+    /// Bumped by the local AWS endpoint on each table write a function makes: the stream
+    /// pollers wait on it when idle.
+    writes: Activity,
+    /// Bumped on each `StartExecution`: the workflow runner waits on it when idle. Both are
+    /// bumped once more on shutdown.
+    starts: Activity,
     threads: Vec<JoinHandle<()>>,
     functions: Vec<Arc<LocalFunction>>,
     faults: Option<faults::Faults>,
@@ -167,6 +173,8 @@ impl DevSystem {
             outputs: BTreeMap::new(),
             lambda_endpoint: String::new(),
             stop: Arc::new(AtomicBool::new(false)),
+            writes: Activity::default(),
+            starts: Activity::default(),
             threads: Vec::new(),
             functions: Vec::new(),
             faults: None,
@@ -279,12 +287,17 @@ impl DevSystem {
         ));
         timings.insert("build_wait".to_owned(), ms(t.elapsed()));
 
-        // Start the functions with their deployed environment (their AWS endpoint is the fault
-        // proxy's when AWS faults are asked for).
+        // Start the functions with their deployed environment; their AWS endpoint is the local
+        // one in front of moto, which tells the event sources of their writes and injects the
+        // AWS faults when asked.
         let t = Instant::now();
         let aws = Aws::new(&system.moto_endpoint)?;
-        let mut injector = faults::Faults::prepare(options.faults.clone(), &system.moto_endpoint)?;
-        let function_endpoint = injector.function_endpoint(&system.moto_endpoint);
+        let mut injector = faults::Faults::prepare(
+            options.faults.clone(),
+            &system.moto_endpoint,
+            sources::observer(system.writes.clone(), system.starts.clone()),
+        )?;
+        let function_endpoint = injector.function_endpoint();
         let stack = stack_name(Env::Dev);
         let mut by_name: BTreeMap<String, Arc<LocalFunction>> = BTreeMap::new();
         let mut envs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
@@ -375,6 +388,7 @@ impl DevSystem {
                         },
                         function,
                         system.stop.clone(),
+                        system.writes.clone(),
                         driver_say.clone(),
                     )?);
                 }
@@ -424,7 +438,9 @@ impl DevSystem {
                 say: driver_say.clone(),
                 executions: system.executions.clone(),
             };
-            system.threads.push(runner.spawn(system.stop.clone())?);
+            system
+                .threads
+                .push(runner.spawn(system.stop.clone(), system.starts.clone())?);
         }
 
         for topic in TOPICS {
@@ -485,12 +501,28 @@ impl DevSystem {
         Ok(system)
     }
 
+    /// The invocations running now in the functions no API route triggers: the pipeline's work
+    /// behind the orders (reservation, the workflow's tasks, notifications).
+    pub fn pipeline_busy(&self) -> usize {
+        self.functions
+            .iter()
+            .filter(|f| {
+                FUNCTIONS
+                    .iter()
+                    .any(|d| d.name == f.name() && !matches!(d.trigger, Trigger::Api))
+            })
+            .map(|f| f.sandboxes().iter().filter(|s| s.busy.is_some()).count())
+            .sum()
+    }
+
     /// Stops the API, the drivers, the functions and (if started here) moto.
     pub fn shutdown(&mut self) {
         if let Some(f) = self.faults.as_mut() {
             f.stop();
         }
         self.stop.store(true, Ordering::Relaxed);
+        self.writes.bump();
+        self.starts.bump();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }

@@ -6,7 +6,8 @@
 //!   workflow's Retry/Catch or the API client takes over.
 //! - `hang`: a busy sandbox frozen with SIGSTOP: the invocation runs into the function's timeout
 //!   (`Sandbox.Timedout`), and a workflow task into its `TimeoutSeconds` if that is shorter.
-//! - `aws-errors`, `aws-stall`, `outage`: the functions reach AWS through [`FaultProxy`], which
+//! - `aws-errors`, `aws-stall`, `outage`: the functions reach AWS through [`FaultProxy`] (their
+//!   local AWS endpoint, always there: it also tells the event sources of writes), which
 //!   answers a share of requests with the errors the services document (throttling, 500, 503)
 //!   or holds them, only while the outage is on.
 //! - `duplicates`: in the event sources ([`super::sources`]).
@@ -33,7 +34,7 @@ pub use poison::poison_check;
 pub use proxy::FaultProxy;
 
 use super::http::Aws;
-use super::sources::{Say, chance};
+use super::sources::{Observer, Say, chance};
 use crate::runtime_api::{LocalFunction, random_u64};
 
 /// What was injected so far.
@@ -144,12 +145,12 @@ impl Injected {
     }
 }
 
-/// The running injector: the proxy (when the spec has AWS faults) and the threads that kill,
+/// The running injector: the functions' AWS endpoint (the proxy) and the threads that kill,
 /// freeze and poison.
 pub struct Faults {
     pub spec: FaultSpec,
     pub injected: Arc<Injected>,
-    pub proxy: Option<FaultProxy>,
+    pub proxy: FaultProxy,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -187,15 +188,12 @@ fn declared(f: &LocalFunction) -> Option<&'static Function> {
 }
 
 impl Faults {
-    /// Before the functions start: the proxy, if the spec has AWS faults (the functions then
-    /// get its endpoint as `AWS_ENDPOINT_URL`).
-    pub fn prepare(spec: FaultSpec, moto_endpoint: &str) -> Result<Faults> {
+    /// Before the functions start: the proxy in front of moto (the functions get its endpoint
+    /// as `AWS_ENDPOINT_URL`), which passes everything until the AWS faults of the spec, if
+    /// any, are armed, and calls `observe` with each request moto accepted.
+    pub fn prepare(spec: FaultSpec, moto_endpoint: &str, observe: Observer) -> Result<Faults> {
         let injected = Arc::new(Injected::default());
-        let proxy = if spec.endpoint() {
-            Some(FaultProxy::start(moto_endpoint, spec.clone(), injected.clone())?)
-        } else {
-            None
-        };
+        let proxy = FaultProxy::start(moto_endpoint, spec.clone(), injected.clone(), observe)?;
         Ok(Faults {
             spec,
             injected,
@@ -204,11 +202,9 @@ impl Faults {
         })
     }
 
-    /// The endpoint the functions use: the proxy's, or moto's.
-    pub fn function_endpoint(&self, moto_endpoint: &str) -> String {
-        self.proxy
-            .as_ref()
-            .map_or_else(|| moto_endpoint.to_owned(), |p| p.endpoint.clone())
+    /// The endpoint the functions use: the proxy's.
+    pub fn function_endpoint(&self) -> String {
+        self.proxy.endpoint.clone()
     }
 
     /// Once the system is up: starts the clock of the AWS faults and the threads that kill,

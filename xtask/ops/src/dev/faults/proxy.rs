@@ -1,6 +1,7 @@
-//! The functions' AWS endpoint with faults (`aws-errors`, `aws-stall`, `outage`): a proxy in
-//! front of moto that answers a share of requests with the errors the services document, or
-//! holds them, while the outage is on.
+//! The functions' AWS endpoint: a proxy in front of moto that tells the event sources of each
+//! write moto accepted (see [`super::super::sources::Activity`]) and, with faults
+//! (`aws-errors`, `aws-stall`, `outage`), answers a share of requests with the errors the
+//! services document, or holds them, while the outage is on.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -14,7 +15,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use serde_json::json;
 
-use super::{FaultSpec, Injected};
+use super::{FaultSpec, Injected, Observer};
 use crate::runtime_api::{random_u64, uuid_v4};
 
 /// The functions' AWS endpoint with faults: forwards every request to moto, except that, while
@@ -29,6 +30,7 @@ struct ProxyState {
     upstream: String,
     spec: FaultSpec,
     injected: Arc<Injected>,
+    observe: Observer,
     client:
         hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 }
@@ -155,6 +157,12 @@ async fn handle(req: Request<Incoming>, st: Arc<ProxyState>) -> Result<Response<
         }
         Decision::Pass => {}
     }
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut out = Request::builder()
         .method(parts.method.clone())
@@ -169,7 +177,12 @@ async fn handle(req: Request<Incoming>, st: Arc<ProxyState>) -> Result<Response<
         Ok(resp) => {
             let (parts, body) = resp.into_parts();
             match body.collect().await {
-                Ok(b) => Ok(Response::from_parts(parts, Full::new(b.to_bytes()))),
+                Ok(b) => {
+                    if parts.status.is_success() {
+                        (st.observe)(&target);
+                    }
+                    Ok(Response::from_parts(parts, Full::new(b.to_bytes())))
+                }
                 Err(e) => Ok(bad_gateway(&format!("the emulator's answer broke off: {e}"))),
             }
         }
@@ -187,7 +200,12 @@ fn bad_gateway(why: &str) -> Response<Full<Bytes>> {
 impl FaultProxy {
     /// Listens on a free loopback port and forwards to `upstream` (moto), unarmed until
     /// [`Faults::arm`].
-    pub fn start(upstream: &str, spec: FaultSpec, injected: Arc<Injected>) -> Result<FaultProxy> {
+    pub fn start(
+        upstream: &str,
+        spec: FaultSpec,
+        injected: Arc<Injected>,
+        observe: Observer,
+    ) -> Result<FaultProxy> {
         let listener =
             std::net::TcpListener::bind("127.0.0.1:0").context("cannot listen for the fault proxy")?;
         listener
@@ -198,6 +216,7 @@ impl FaultProxy {
             upstream: upstream.trim_end_matches('/').to_owned(),
             spec,
             injected,
+            observe,
             client: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build_http(),
         });

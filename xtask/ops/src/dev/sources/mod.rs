@@ -16,6 +16,7 @@
 //!   executions of the order workflow, runs each with the local executor
 //!   ([`super::workflow`]), then stops it in moto with the local outcome as the cause.
 
+mod activity;
 mod queue;
 mod runner;
 mod stream;
@@ -26,9 +27,17 @@ use serde_json::Value;
 
 use crate::runtime_api::{LocalFunction, Outcome};
 
+pub use activity::{Activity, Observer, observer};
 pub use queue::{QueueMapping, spawn_queue};
 pub use runner::{Executions, WorkflowRunner, invoke_within};
 pub use stream::{StreamMapping, pattern_matches, spawn_stream};
+
+/// How often an idle poller asks the emulator anyway, for what was written from outside the
+/// local system (a developer's `aws` command); the system's own writes wake it at once (see
+/// [`Activity`]). Lambda itself polls a stream's shard 4 times a second
+/// (Lambda Developer Guide, "Using AWS Lambda with Amazon DynamoDB", "Polling and batching
+/// streams": "Lambda polls shards in your DynamoDB stream for records at a base rate of 4 times per second").
+pub const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// What drivers print (`[dev] ...` lines).
 pub type Say = Arc<dyn Fn(&str) + Send + Sync>;

@@ -12,6 +12,7 @@ use infra_model::contract::messages::errors;
 use infra_model::decl::Function;
 use serde_json::{Value, json};
 
+use super::Activity;
 use super::{Say, chance, invoke};
 use crate::dev::http::Aws;
 use crate::dev::workflow::{Executor, StateError, Status};
@@ -85,13 +86,16 @@ pub struct WorkflowRunner {
 }
 
 impl WorkflowRunner {
-    /// Lists moto's RUNNING executions every 100 ms and runs each new one in its own thread.
-    pub fn spawn(self, stop: Arc<AtomicBool>) -> Result<JoinHandle<()>> {
+    /// Lists moto's RUNNING executions and runs each new one in its own thread; lists again
+    /// when a function has started an execution (`starts`), or after
+    /// [`IDLE_POLL`](super::IDLE_POLL).
+    pub fn spawn(self, stop: Arc<AtomicBool>, starts: Activity) -> Result<JoinHandle<()>> {
         std::thread::Builder::new()
             .name("dev-workflow".into())
             .spawn(move || {
                 let mut started: BTreeSet<String> = BTreeSet::new();
                 while !stop.load(Ordering::Relaxed) {
+                    let seen = starts.count();
                     let list = self.aws.call(
                         "states",
                         "AWSStepFunctions.ListExecutions",
@@ -118,7 +122,10 @@ impl WorkflowRunner {
                             (self.say)(&format!("cannot start an execution thread: {e}"));
                         }
                     }
-                    std::thread::sleep(Duration::from_millis(100));
+                    // The next execution is started by a function (start-workflow) through
+                    // the local AWS endpoint, which bumps `starts` (or, started from outside,
+                    // is seen within `IDLE_POLL`).
+                    starts.wait_past(seen, super::IDLE_POLL);
                 }
             })
             .context("cannot start the workflow runner thread")

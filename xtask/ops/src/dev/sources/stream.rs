@@ -4,13 +4,14 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use infra_model::aws::lambda::StartingPosition;
 use infra_model::decl::StreamTrigger;
 use serde_json::{Value, json};
 
+use super::Activity;
 use super::{Say, chance, invoke};
 use crate::dev::http::Aws;
 use crate::runtime_api::LocalFunction;
@@ -74,6 +75,7 @@ pub fn spawn_stream(
     mapping: StreamMapping,
     function: Arc<LocalFunction>,
     stop: Arc<AtomicBool>,
+    activity: Activity,
     say: Say,
 ) -> Result<JoinHandle<()>> {
     let table_desc = aws.call(
@@ -96,13 +98,19 @@ pub fn spawn_stream(
                 say,
                 iterators: Vec::new(),
                 known_shards: BTreeSet::new(),
+                described: None,
                 buffer: VecDeque::new(),
                 seen: BTreeSet::new(),
             };
             while !stop.load(Ordering::Relaxed) {
+                let seen = activity.count();
                 match driver.poll() {
                     Ok(true) => {}
-                    Ok(false) => std::thread::sleep(Duration::from_millis(100)),
+                    // Nothing new: the next records come from an invocation that ends (or,
+                    // written from outside, within `IDLE_POLL`).
+                    Ok(false) => {
+                        activity.wait_past(seen, super::IDLE_POLL);
+                    }
                     Err(e) => {
                         (driver.say)(&format!("stream poller: {e:#} (retrying in 1 s)"));
                         std::thread::sleep(Duration::from_secs(1));
@@ -122,14 +130,16 @@ struct StreamDriver {
     /// Per shard: its id, the iterator, the last sequence number read, (unused).
     iterators: Vec<(String, String, Option<String>, u32)>,
     known_shards: BTreeSet<String>,
+    /// When the shards were last listed (`DescribeStream`).
+    described: Option<Instant>,
     buffer: VecDeque<Value>,
     /// Sequence numbers already taken into the buffer.
     seen: BTreeSet<String>,
 }
 
 impl StreamDriver {
-    /// One round: find new shards, read records, deliver a batch. True if it did something.
-    fn poll(&mut self) -> Result<bool> {
+    /// Lists the stream's shards and opens an iterator on each new one.
+    fn describe(&mut self) -> Result<()> {
         let d = self.aws.call(
             "dynamodb",
             "DynamoDBStreams_20120810.DescribeStream",
@@ -149,6 +159,20 @@ impl StreamDriver {
                     self.iterators.push((id.to_owned(), i.to_owned(), None, 0));
                 }
             }
+        }
+        self.described = Some(Instant::now());
+        Ok(())
+    }
+
+    /// One round: find new shards, read records, deliver a batch. True if it did something.
+    fn poll(&mut self) -> Result<bool> {
+        // New shards are rare (a table's stream has one open shard at a time): list them at
+        // most once a second, as every call takes moto's DynamoDB lock.
+        if self
+            .described
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            self.describe()?;
         }
         let mut got = false;
         for (shard, it, last, _) in &mut self.iterators {
