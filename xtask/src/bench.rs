@@ -21,40 +21,16 @@ pub fn synth(vs_cdk: Option<&Path>) -> Result<()> {
 
     let exe = std::env::current_exe().context("cannot find the xtask binary")?;
     let out = std::env::temp_dir().join(format!("xtask-bench-synth-{}", std::process::id()));
-    let mut runs = Vec::new();
-    for i in 0..23 {
-        let start = Instant::now();
-        let o = Command::new(&exe)
-            .args(["synth", "--out"])
-            .arg(&out)
-            .output()
-            .context("cannot run the synth command")?;
-        let took = start.elapsed();
-        if !o.status.success() {
-            bail!("synth failed: {}", String::from_utf8_lossy(&o.stderr));
-        }
-        if i >= 3 {
-            runs.push(took);
-        }
-    }
+    let mut process = Command::new(&exe);
+    process.args(["synth", "--out"]).arg(&out);
+    let mut runs = timed(&mut process, 20, "xtask synth")?;
     // As typed: `cargo xtask synth`, cargo's freshness check of the binary included.
-    let mut typed = Vec::new();
-    for i in 0..13 {
-        let start = Instant::now();
-        let o = xtask_tools::cargo_command()
-            .args(["xtask", "synth", "--out"])
-            .arg(&out)
-            .current_dir(crate::root())
-            .output()
-            .context("cannot run cargo xtask synth")?;
-        let took = start.elapsed();
-        if !o.status.success() {
-            bail!("cargo xtask synth failed: {}", String::from_utf8_lossy(&o.stderr));
-        }
-        if i >= 3 {
-            typed.push(took);
-        }
-    }
+    let mut as_typed = xtask_tools::cargo_command();
+    as_typed
+        .args(["xtask", "synth", "--out"])
+        .arg(&out)
+        .current_dir(crate::root());
+    let mut typed = timed(&mut as_typed, 10, "cargo xtask synth")?;
     let _ = std::fs::remove_dir_all(&out);
     runs.sort();
     typed.sort();
@@ -93,6 +69,23 @@ pub fn synth(vs_cdk: Option<&Path>) -> Result<()> {
         typed.len()
     );
     Ok(())
+}
+
+/// The wall times of `runs` runs of `cmd`, after 3 to warm the caches.
+fn timed(cmd: &mut Command, runs: usize, what: &str) -> Result<Vec<Duration>> {
+    let mut times = Vec::new();
+    for i in 0..runs + 3 {
+        let start = Instant::now();
+        let o = cmd.output().with_context(|| format!("cannot run {what}"))?;
+        let took = start.elapsed();
+        if !o.status.success() {
+            bail!("{what} failed: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        if i >= 3 {
+            times.push(took);
+        }
+    }
+    Ok(times)
 }
 
 const CDK_RUNS: usize = 5;
