@@ -1,15 +1,23 @@
-//! A minimal HTTP/1.1 client (one request per connection) and the AWS JSON protocol over it:
-//! what `cargo xtask dev` needs to talk to moto (SQS, DynamoDB Streams, Step Functions, Lambda),
-//! and what its tests and benchmark use to call the local API.
+//! The local cloud's HTTP client (hyper 1, pooled keep-alive connections) as blocking calls, and
+//! the AWS JSON protocol over it: what `cargo xtask dev` needs to talk to moto (SQS, DynamoDB
+//! Streams, Step Functions, Lambda), and what its tests and commands use to call the local API.
+//! The calls run on one small tokio runtime of this process's own, so the pollers, which are
+//! plain threads, share one connection pool.
 //!
 //! moto does not check signatures: requests carry a fixed `Authorization` header whose
 //! credential scope names the service, which is how moto's single endpoint routes them.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 /// An HTTP response.
@@ -51,7 +59,35 @@ pub fn addr_of(base: &str) -> Result<SocketAddr> {
         .with_context(|| format!("no address for {authority}"))
 }
 
-/// Sends one request and reads the whole response.
+/// The process's client and the runtime its calls run on.
+struct Pool {
+    runtime: tokio::runtime::Runtime,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+fn pool() -> Result<&'static Pool> {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    if let Some(pool) = POOL.get() {
+        return Ok(pool);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("local-http")
+        .enable_all()
+        .build()
+        .context("cannot start the local HTTP client's runtime")?;
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(5)));
+    let client = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(connector);
+    Ok(POOL.get_or_init(|| Pool { runtime, client }))
+}
+
+/// Sends one request and reads the whole response, within `timeout`. Blocking, like the std
+/// APIs it sits beside: from async code (a test starting moto, say) it runs on a helper thread,
+/// since a runtime cannot block on another from its own thread.
 pub fn request(
     addr: SocketAddr,
     method: &str,
@@ -60,72 +96,47 @@ pub fn request(
     body: &[u8],
     timeout: Duration,
 ) -> Result<Response> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
-        .with_context(|| format!("cannot connect to {addr}"))?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    stream.set_nodelay(true)?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return std::thread::scope(|s| {
+            s.spawn(|| request(addr, method, path, headers, body, timeout))
+                .join()
+                .unwrap_or_else(|_| Err(anyhow!("the HTTP call {method} {path} panicked")))
+        });
+    }
+    let pool = pool()?;
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
     for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
+        req = req.header(*k, *v);
     }
-    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    read_response(BufReader::new(stream))
-}
-
-fn read_response<R: BufRead>(mut r: R) -> Result<Response> {
-    let mut line = String::new();
-    r.read_line(&mut line).context("no HTTP status line")?;
-    let status: u16 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("not an HTTP status line: {line:?}"))?;
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if r.read_line(&mut h)? == 0 {
-            break;
-        }
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
-        }
-    }
-    let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-    let mut body = Vec::new();
-    if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        loop {
-            let mut size = String::new();
-            r.read_line(&mut size)?;
-            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16)
-                .context("bad chunk size")?;
-            if n == 0 {
-                let mut end = String::new();
-                r.read_line(&mut end)?;
-                break;
-            }
-            let mut chunk = vec![0; n + 2];
-            r.read_exact(&mut chunk)?;
-            chunk.truncate(n);
-            body.extend_from_slice(&chunk);
-        }
-    } else if let Some(len) = get("content-length").and_then(|v| v.parse::<usize>().ok()) {
-        body.resize(len, 0);
-        r.read_exact(&mut body)?;
-    } else {
-        r.read_to_end(&mut body)?;
-    }
-    Ok(Response {
-        status,
-        headers,
-        body,
-    })
+    let req = req
+        .body(Full::new(Bytes::copy_from_slice(body)))
+        .with_context(|| format!("cannot build the request {method} {path}"))?;
+    let exchange = async {
+        let res = pool.client.request(req).await?;
+        let status = res.status().as_u16();
+        let headers = res
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = res.into_body().collect().await?.to_bytes().to_vec();
+        Ok::<_, anyhow::Error>(Response {
+            status,
+            headers,
+            body,
+        })
+    };
+    pool.runtime
+        .block_on(async { tokio::time::timeout(timeout, exchange).await })
+        .map_err(|_| anyhow!("{method} {path} on {addr}: no answer within {timeout:?}"))?
+        .with_context(|| format!("{method} {path} on {addr} failed"))
 }
 
 /// A client for moto's single endpoint.
@@ -241,13 +252,68 @@ impl Aws {
     }
 }
 
+/// What `application/x-www-form-urlencoded` (and a URL's query) escapes: every byte but the
+/// unreserved ones (RFC 3986 § 2.3).
+const FORM: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// Percent-encoding of one key or value (`application/x-www-form-urlencoded`, and a URL's
-/// query): every byte but the unreserved ones.
+/// query).
 pub fn form_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
+    utf8_percent_encode(s, FORM).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_values_escape_all_but_the_unreserved_bytes() {
+        assert_eq!(form_encode("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(form_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+    }
+
+    #[test]
+    fn calls_reuse_a_connection_and_work_from_async_code_too() {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+
+        use crate::serve::{BodyLimit, Response as Answer, serve};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let server = serve("http-test", listener, stop.clone(), BodyLimit::at(1024), |req| {
+            Answer {
+                status: 201,
+                headers: vec![("X-Peer".into(), req.peer.to_string())],
+                body: req.body.unwrap_or_default(),
+            }
         })
-        .collect()
+        .unwrap();
+        let call = || {
+            request(
+                addr,
+                "POST",
+                "/x",
+                &[("X-A", "1")],
+                b"hello",
+                Duration::from_secs(5),
+            )
+            .unwrap()
+        };
+        let (first, second) = (call(), call());
+        assert_eq!((first.status, first.text().as_str()), (201, "hello"));
+        assert_eq!(
+            first.header("x-peer"),
+            second.header("x-peer"),
+            "one pooled connection"
+        );
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        assert_eq!(rt.block_on(async { call() }).status, 201);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        server.join().unwrap();
+    }
 }

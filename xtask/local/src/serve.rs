@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
+use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
 use hyper::server::conn::http1;
@@ -59,13 +59,34 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-/// Serves `handler` on `listener` from a thread named `name` until `stop` is set. Bodies over
-/// `max_body` bytes are not read (the handler sees `body: None`, then the connection closes).
+/// How much of a request body the server takes.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit {
+    /// Bodies up to this many bytes reach the handler; over it, the handler sees `body: None`.
+    pub keep: usize,
+    /// A body over `keep` is still read and dropped up to this many bytes, so that the client
+    /// reads the answer and its connection goes on; past it (or declared past it), the body is
+    /// left unread and the connection closes after the answer.
+    pub drain: usize,
+}
+
+impl BodyLimit {
+    /// Keep up to `bytes`, drain nothing more.
+    pub fn at(bytes: usize) -> BodyLimit {
+        BodyLimit {
+            keep: bytes,
+            drain: bytes,
+        }
+    }
+}
+
+/// Serves `handler` on `listener` from a thread named `name` until `stop` is set, with bodies
+/// as `limit` says.
 pub fn serve<H>(
     name: &str,
     listener: TcpListener,
     stop: Arc<AtomicBool>,
-    max_body: usize,
+    limit: BodyLimit,
     handler: H,
 ) -> Result<JoinHandle<()>>
 where
@@ -84,7 +105,7 @@ where
     std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
-            runtime.block_on(accept_loop(listener, &stop, max_body, handler));
+            runtime.block_on(accept_loop(listener, &stop, limit, handler));
             // Connections still open end here; invocations in flight on the blocking pool are
             // not waited for (their answers have nowhere to go).
             runtime.shutdown_background();
@@ -92,7 +113,7 @@ where
         .with_context(|| format!("cannot start the thread of {name}"))
 }
 
-async fn accept_loop<H>(listener: TcpListener, stop: &AtomicBool, max_body: usize, handler: Arc<H>)
+async fn accept_loop<H>(listener: TcpListener, stop: &AtomicBool, limit: BodyLimit, handler: Arc<H>)
 where
     H: Fn(Request) -> Response + Send + Sync + 'static,
 {
@@ -114,7 +135,7 @@ where
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let handler = Arc::clone(&handler);
-                async move { Ok::<_, Infallible>(answer(req, peer, max_body, handler).await) }
+                async move { Ok::<_, Infallible>(answer(req, peer, limit, handler).await) }
             });
             let _ = http1::Builder::new()
                 .keep_alive(true)
@@ -127,7 +148,7 @@ where
 async fn answer<H>(
     req: hyper::Request<Incoming>,
     peer: SocketAddr,
-    max_body: usize,
+    limit: BodyLimit,
     handler: Arc<H>,
 ) -> hyper::Response<Full<Bytes>>
 where
@@ -157,16 +178,11 @@ where
         .headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    let body = if declared.is_some_and(|n| n > max_body) {
-        None
+    let (body, unread) = if declared.is_some_and(|n| n > limit.drain) {
+        (None, true)
     } else {
-        Limited::new(body, max_body)
-            .collect()
-            .await
-            .ok()
-            .map(|b| b.to_bytes().to_vec())
+        read_body(body, limit).await
     };
-    let over_limit = body.is_none();
     let request = Request {
         method: parts.method.as_str().to_owned(),
         target,
@@ -193,12 +209,37 @@ where
             res.headers_mut().append(k, v);
         }
     }
-    if over_limit {
+    if unread {
         // The body was left unread: the connection cannot carry another request.
         res.headers_mut()
             .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
     }
     res
+}
+
+/// The body if it is within `limit.keep`, and whether some of it was left unread (over
+/// `limit.drain`, or broken off).
+async fn read_body(mut body: Incoming, limit: BodyLimit) -> (Option<Vec<u8>>, bool) {
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return (None, true);
+        };
+        let Some(data) = frame.data_ref() else {
+            continue; // trailers
+        };
+        total = total.saturating_add(data.len());
+        if total > limit.drain {
+            return (None, true);
+        }
+        if total <= limit.keep {
+            kept.extend_from_slice(data);
+        } else {
+            kept = Vec::new();
+        }
+    }
+    ((total <= limit.keep).then_some(kept), false)
 }
 
 #[cfg(test)]
@@ -209,11 +250,11 @@ mod tests {
 
     use super::*;
 
-    fn start(max_body: usize) -> (SocketAddr, Arc<AtomicBool>, JoinHandle<()>) {
+    fn start(limit: BodyLimit) -> (SocketAddr, Arc<AtomicBool>, JoinHandle<()>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
-        let thread = serve("test-server", listener, stop.clone(), max_body, |req: Request| {
+        let thread = serve("test-server", listener, stop.clone(), limit, |req: Request| {
             let body = match &req.body {
                 Some(b) => format!(
                     "{} {} {} {} {}",
@@ -269,7 +310,7 @@ mod tests {
 
     #[test]
     fn keep_alive_chunked_bodies_and_the_body_limit() {
-        let (addr, stop, thread) = start(16);
+        let (addr, stop, thread) = start(BodyLimit::at(16));
         let mut s = TcpStream::connect(addr).unwrap();
         let mut r = BufReader::new(s.try_clone().unwrap());
         // Two requests on one connection, the second chunked.
@@ -317,5 +358,36 @@ mod tests {
             TcpStream::connect(addr).is_err(),
             "the listener is closed after the stop"
         );
+    }
+
+    #[test]
+    fn a_body_over_the_limit_is_drained_and_the_connection_goes_on() {
+        let (addr, stop, thread) = start(BodyLimit { keep: 16, drain: 64 });
+        let mut s = TcpStream::connect(addr).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        // Declared and chunked bodies over `keep` but within `drain`: 413, same connection.
+        s.write_all(b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n01234567890123456789")
+            .unwrap();
+        let (status, headers, _) = read_response(&mut r);
+        assert_eq!(status, "HTTP/1.1 413 Payload Too Large");
+        assert!(!headers.iter().any(|(k, _)| k == "connection"), "{headers:?}");
+        s.write_all(b"POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n0\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_response(&mut r).0, "HTTP/1.1 413 Payload Too Large");
+        s.write_all(b"POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        let (status, _, body) = read_response(&mut r);
+        assert_eq!(
+            (status.as_str(), body.as_str()),
+            ("HTTP/1.1 200 OK", "POST /c - 2 45")
+        );
+        // Declared over `drain`: not read, and the connection closes after the answer.
+        s.write_all(b"POST /d HTTP/1.1\r\nHost: x\r\nContent-Length: 65\r\n\r\n")
+            .unwrap();
+        let (status, headers, _) = read_response(&mut r);
+        assert_eq!(status, "HTTP/1.1 413 Payload Too Large");
+        assert!(headers.contains(&("connection".into(), "close".into())));
+        stop.store(true, Ordering::Relaxed);
+        thread.join().unwrap();
     }
 }

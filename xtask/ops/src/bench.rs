@@ -128,52 +128,25 @@ pub fn dev_api() -> Result<()> {
     crate::dev::bench::run()
 }
 
-/// `http://127.0.0.1:<port>` of a thread that answers every HTTP request with a Secrets Manager
-/// `GetSecretValue` reply: enough for a function to start without AWS.
+/// `http://127.0.0.1:<port>` of a server that answers every request with a Secrets Manager
+/// `GetSecretValue` reply, for the rest of this process: enough for a function to start without
+/// AWS.
 fn fake_secrets_manager() -> Result<String> {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use local_cloud::serve::{self, BodyLimit, Response};
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).context("cannot bind a loopback port")?;
     let port = listener.local_addr().context("no local address")?.port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let Ok(mut out) = stream.try_clone() else { return };
-                let mut reader = BufReader::new(stream);
-                loop {
-                    let mut length = 0usize;
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let l = line.trim_end().to_ascii_lowercase();
-                        if l.is_empty() {
-                            break;
-                        }
-                        if let Some(v) = l.strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let reply = r#"{"ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:k","Name":"k","SecretString":"0123456789abcdef0123456789abcdef","VersionId":"v1"}"#;
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n",
-                        reply.len()
-                    );
-                    if out
-                        .write_all(head.as_bytes())
-                        .and_then(|()| out.write_all(reply.as_bytes()))
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-        }
-    });
+    let reply = r#"{"ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:k","Name":"k","SecretString":"0123456789abcdef0123456789abcdef","VersionId":"v1"}"#;
+    let never = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    serve::serve(
+        "bench-secrets",
+        listener,
+        never,
+        BodyLimit::at(1 << 20),
+        move |_| Response {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/x-amz-json-1.1".into())],
+            body: reply.as_bytes().to_vec(),
+        },
+    )?;
     Ok(format!("http://127.0.0.1:{port}"))
 }

@@ -16,7 +16,8 @@
 //!   A request id that is unknown, already answered, timed out or not this sandbox's answers 400
 //!   `InvalidRequestID`. A response over 6 MiB + 100 bytes answers 413 and the invocation ends
 //!   with `Function.ResponseSizeTooLarge`. Unknown paths answer 404 (and the log says so).
-//! - HTTP/1.1 with keep-alive, `Content-Length` or chunked request bodies, `Expect: 100-continue`.
+//! - HTTP/1.1 with keep-alive, `Content-Length` or chunked request bodies, `Expect: 100-continue`
+//!   (hyper's, through [`crate::serve`]).
 //! - The environment a sandbox gets (see [`FunctionConfig`]), starting from an empty one: the
 //!   developer's own AWS credentials or profile never leak into a local function.
 //! - A timeout kills the sandbox (`Sandbox.Timedout`), a crash ends its invocation with
@@ -48,12 +49,11 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ffi::OsString;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io::{self, BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -84,7 +84,6 @@ pub const MAX_RESTART_DELAY: Duration = Duration::from_secs(2);
 pub const ACCOUNT_ID: &str = "123456789012";
 
 const API_PREFIX: &str = "/2018-06-01/runtime/";
-const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Bodies over [`MAX_RESPONSE_BYTES`] are read and dropped up to this size; beyond, the
 /// connection is closed.
 const DISCARD_LIMIT: usize = 64 * 1024 * 1024;
@@ -475,11 +474,9 @@ impl LocalFunction {
         };
         shared.changed.notify_all();
         for (_, mut proc) in procs {
-            proc.alive.store(false, Ordering::SeqCst);
+            proc.gone.store(true, Ordering::SeqCst);
             let _ = proc.child.kill();
             let _ = proc.child.wait();
-            proc.close_connections();
-            wake(proc.addr);
         }
         if let Some(supervisor) = lock(&self.supervisor).take() {
             let _ = supervisor.join();
@@ -507,10 +504,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil_date(0), (1970, 1, 1));
-        assert_eq!(civil_date(19_723), (2024, 1, 1));
-        assert_eq!(civil_date(19_782), (2024, 2, 29));
+    fn log_streams_are_named_by_their_utc_date() {
+        let day = |d: u64| UNIX_EPOCH + Duration::from_secs(d * 86_400 + 86_399);
+        assert_eq!(stream_date(day(0)), "1970/01/01");
+        assert_eq!(stream_date(day(19_723)), "2024/01/01");
+        assert_eq!(stream_date(day(19_782)), "2024/02/29");
+        assert!(log_stream_name().contains("/[$LATEST]"));
     }
 
     #[test]
@@ -539,13 +538,5 @@ mod tests {
                 error_message: "boom".into()
             }
         );
-    }
-
-    #[test]
-    fn chunked_bodies_are_decoded() {
-        let wire = b"4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nTrailer: x\r\n\r\n";
-        let mut reader = io::Cursor::new(&wire[..]);
-        let body = read_chunked(&mut reader).ok().flatten();
-        assert_eq!(body.as_deref(), Some(&b"Wikipedia"[..]));
     }
 }

@@ -107,7 +107,7 @@ pub(super) fn spawn_proc(shared: &Arc<Shared>, slot: usize) -> Result<()> {
     .into_iter()
     .flatten()
     .collect();
-    let alive = Arc::new(AtomicBool::new(true));
+    let gone = Arc::new(AtomicBool::new(false));
     let id = {
         let mut state = shared.lock();
         if state.stopping || state.failed.is_some() {
@@ -125,11 +125,10 @@ pub(super) fn spawn_proc(shared: &Arc<Shared>, slot: usize) -> Result<()> {
                 child,
                 pid,
                 addr,
-                alive: Arc::clone(&alive),
+                gone: Arc::clone(&gone),
                 started,
                 ready_at: None,
                 busy: None,
-                conns: HashMap::new(),
                 tail: VecDeque::new(),
                 open_pipes: u8::try_from(pipes.len()).unwrap_or(u8::MAX),
                 exited: None,
@@ -145,13 +144,8 @@ pub(super) fn spawn_proc(shared: &Arc<Shared>, slot: usize) -> Result<()> {
     };
     shared.changed.notify_all();
 
-    let accept = {
-        let shared = Arc::clone(shared);
-        move || accept_loop(&shared, id, &alive, &listener)
-    };
-    shared
-        .track(format!("{name}-api-{id}"), accept)
-        .context("cannot start a Runtime API thread")?;
+    let server = serve_sandbox(shared, id, &gone, listener).context("cannot start a Runtime API server")?;
+    shared.adopt(server);
     for (n, pipe) in pipes.into_iter().enumerate() {
         let shared2 = Arc::clone(shared);
         thread::Builder::new()
@@ -199,7 +193,6 @@ pub(super) fn supervise(shared: &Arc<Shared>) {
     while !state.stopping {
         let now = Instant::now();
         let mut notices = Vec::new();
-        let mut wake_addrs = Vec::new();
         let mut spawn_slots = Vec::new();
         let mut broken = Vec::new();
 
@@ -210,7 +203,7 @@ pub(super) fn supervise(shared: &Arc<Shared>) {
             match proc.child.try_wait() {
                 Ok(Some(status)) => {
                     proc.exited = Some((status, now));
-                    proc.alive.store(false, Ordering::SeqCst);
+                    proc.gone.store(true, Ordering::SeqCst);
                 }
                 Ok(None) => {
                     if proc.retiring && proc.busy.is_none() {
@@ -276,7 +269,6 @@ pub(super) fn supervise(shared: &Arc<Shared>) {
             .collect();
         for id in finished {
             if let Some(proc) = state.procs.remove(&id) {
-                wake_addrs.push(proc.addr);
                 after_exit(&mut state, name, id, proc, now, &mut notices);
             }
         }
@@ -290,13 +282,10 @@ pub(super) fn supervise(shared: &Arc<Shared>) {
             }
         }
 
-        let changed = !notices.is_empty() || !wake_addrs.is_empty() || !spawn_slots.is_empty();
+        let changed = !notices.is_empty() || !spawn_slots.is_empty();
         drop(state);
         if changed {
             shared.changed.notify_all();
-        }
-        for addr in wake_addrs {
-            wake(addr);
         }
         for text in &notices {
             shared.notice(text);
@@ -329,7 +318,6 @@ pub(super) fn after_exit(
     now: Instant,
     notices: &mut Vec<String>,
 ) {
-    proc.close_connections();
     let status = proc
         .exited
         .map_or_else(|| "killed".to_owned(), |(status, _)| status.to_string());
@@ -414,9 +402,4 @@ pub(super) fn after_exit(
 /// to [`MAX_RESTART_DELAY`].
 pub(super) fn restart_delay(n: u32) -> Duration {
     Duration::from_millis(250_u64 << n.min(8)).min(MAX_RESTART_DELAY)
-}
-
-/// Unblocks a listener's `accept` so its thread sees that the sandbox is gone.
-pub(super) fn wake(addr: SocketAddr) {
-    let _ = TcpStream::connect_timeout(&addr, Duration::from_millis(200));
 }

@@ -69,11 +69,11 @@ pub(super) struct Proc {
     pub(super) child: Child,
     pub(super) pid: u32,
     pub(super) addr: SocketAddr,
-    pub(super) alive: Arc<AtomicBool>,
+    /// Set once the process is killed or has exited: its Runtime API server stops.
+    pub(super) gone: Arc<AtomicBool>,
     pub(super) started: Instant,
     pub(super) ready_at: Option<Instant>,
     pub(super) busy: Option<String>,
-    pub(super) conns: HashMap<u64, TcpStream>,
     pub(super) tail: VecDeque<String>,
     pub(super) open_pipes: u8,
     pub(super) exited: Option<(ExitStatus, Instant)>,
@@ -93,14 +93,8 @@ impl Proc {
         if self.killed.is_none() {
             self.killed = Some(why);
         }
-        self.alive.store(false, Ordering::SeqCst);
+        self.gone.store(true, Ordering::SeqCst);
         let _ = self.child.kill();
-    }
-
-    pub(super) fn close_connections(&mut self) {
-        for (_, conn) in self.conns.drain() {
-            let _ = conn.shutdown(Shutdown::Both);
-        }
     }
 
     pub(super) fn last_output(&self) -> String {
@@ -122,12 +116,11 @@ impl Shared {
         (self.sink)(&self.config.name, &format!("emulator: {text}"));
     }
 
-    pub(super) fn track(&self, name: String, work: impl FnOnce() + Send + 'static) -> io::Result<()> {
-        let handle = thread::Builder::new().name(name).spawn(work)?;
+    /// Keeps a thread's handle, to be joined on shutdown.
+    pub(super) fn adopt(&self, handle: JoinHandle<()>) {
         let mut threads = lock(&self.threads);
         threads.retain(|t| !t.is_finished());
         threads.push(handle);
-        Ok(())
     }
 }
 

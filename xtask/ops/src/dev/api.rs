@@ -120,9 +120,13 @@ impl Api {
         listener: TcpListener,
         stop: Arc<AtomicBool>,
     ) -> Result<std::thread::JoinHandle<()>> {
-        serve::serve("dev-api", listener, stop, MAX_BODY_BYTES * 16, move |req| {
-            self.answer(req)
-        })
+        serve::serve(
+            "dev-api",
+            listener,
+            stop,
+            serve::BodyLimit::at(MAX_BODY_BYTES * 16),
+            move |req| self.answer(req),
+        )
         .context("cannot start the local API")
     }
 

@@ -217,7 +217,7 @@ pub fn serve(
     stop: Arc<AtomicBool>,
 ) -> Result<std::thread::JoinHandle<()>> {
     // Invoke's payload limit (6 MB synchronous); a larger one is refused, as Lambda does.
-    serve::serve("dev-lambda", listener, stop, MAX_EVENT_BYTES, move |req| {
+    serve::serve("dev-lambda", listener, stop, serve::BodyLimit::at(MAX_EVENT_BYTES), move |req| {
         let headers: HashMap<String, String> = req
             .headers
             .iter()
