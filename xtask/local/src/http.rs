@@ -59,6 +59,20 @@ pub fn addr_of(base: &str) -> Result<SocketAddr> {
         .with_context(|| format!("no address for {authority}"))
 }
 
+/// A header map as `(name, value)` pairs, in order: names in lower case (as hyper holds them),
+/// values decoded lossily.
+pub fn header_pairs(headers: &hyper::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
 /// The process's client and the runtime its calls run on.
 struct Pool {
     runtime: tokio::runtime::Runtime,
@@ -116,16 +130,7 @@ pub fn request(
     let exchange = async {
         let res = pool.client.request(req).await?;
         let status = res.status().as_u16();
-        let headers = res
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = header_pairs(res.headers());
         let body = res.into_body().collect().await?.to_bytes().to_vec();
         Ok::<_, anyhow::Error>(Response {
             status,

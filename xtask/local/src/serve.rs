@@ -1,5 +1,5 @@
-//! The local cloud's HTTP/1.1 server, on hyper 1: what the local API Gateway and the local Lambda
-//! Invoke endpoint of `cargo xtask dev` answer through.
+//! The local cloud's HTTP/1.1 server, on hyper 1: what the Lambda Runtime API emulator, and the
+//! local API Gateway and Lambda Invoke endpoint of `cargo xtask dev`, answer through.
 //!
 //! Their handlers are plain blocking functions (an invocation waits for a sandbox's answer), so
 //! the server runs hyper on a tokio runtime of its own thread and hands each request, its body
@@ -159,16 +159,7 @@ where
         .uri
         .path_and_query()
         .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = crate::http::header_pairs(&parts.headers);
     // "GET /path HTTP/1.1\r\n", then "name: value\r\n" per header.
     let head_bytes = parts.method.as_str().len()
         + target.len()

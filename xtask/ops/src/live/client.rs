@@ -140,16 +140,7 @@ impl ApiClient {
         let exchange = async {
             let res = self.client.request(req).await?;
             let status = res.status().as_u16();
-            let headers = res
-                .headers()
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_owned(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
+            let headers = local_cloud::http::header_pairs(res.headers());
             let body = res.into_body().collect().await?.to_bytes();
             Ok::<_, anyhow::Error>((status, headers, body))
         };

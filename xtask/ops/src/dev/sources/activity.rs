@@ -8,7 +8,7 @@
 //! moto busy, and its DynamoDB lock taken, while the system was idle or only read.
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Shared by the functions that bump it and the pollers that wait on it; clones share the count.
 #[derive(Clone, Debug, Default)]
@@ -30,19 +30,11 @@ impl Activity {
     /// Waits until the count is past `seen` or `timeout` passes; returns the count then.
     pub fn wait_past(&self, seen: u64, timeout: Duration) -> u64 {
         let (count, changed) = &*self.0;
-        let deadline = Instant::now() + timeout;
-        let mut n = count.lock().unwrap_or_else(PoisonError::into_inner);
-        while *n <= seen {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            n = changed
-                .wait_timeout(n, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        *n
+        let n = count.lock().unwrap_or_else(PoisonError::into_inner);
+        *changed
+            .wait_timeout_while(n, timeout, |n| *n <= seen)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
     }
 }
 
@@ -71,6 +63,8 @@ const DYNAMODB_WRITES: [&str; 5] = [
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
 
     #[test]
