@@ -9,10 +9,6 @@ pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// An HMAC-SHA256 keyed with `key` (any length is a valid HMAC key).
 pub(crate) fn hmac(key: &[u8]) -> HmacSha256 {
     match <HmacSha256 as Mac>::new_from_slice(key) {
@@ -28,14 +24,14 @@ mod tests {
     #[test]
     fn sha256_and_hmac_match_known_vectors() {
         assert_eq!(
-            hex(&sha256(b"abc")),
+            hex::encode(sha256(b"abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         // RFC 4231, test case 2.
         let mut mac = hmac(b"Jefe");
         mac.update(b"what do ya want for nothing?");
         assert_eq!(
-            hex(&mac.finalize().into_bytes()),
+            hex::encode(mac.finalize().into_bytes()),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         // An empty key is a key too.

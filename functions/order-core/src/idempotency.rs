@@ -13,7 +13,7 @@ use infra_model::contract::api::ErrorCode;
 use infra_model::contract::tables::idempotency::TTL_SECONDS;
 use serde_json::Value;
 
-use crate::hash::{hex, sha256};
+use crate::hash::sha256;
 use crate::problem::ApiProblem;
 
 /// The longest `Idempotency-Key`.
@@ -99,11 +99,11 @@ pub fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
     } else {
         match serde_json::from_slice::<Value>(body) {
             Ok(v) => format!("json:{}", canonical_json(&v)),
-            Err(_) => format!("raw:{}", hex(body)),
+            Err(_) => format!("raw:{}", hex::encode(body)),
         }
     };
     let text = format!("{} {path}\n{canonical}", method.to_ascii_uppercase());
-    hex(&sha256(text.as_bytes()))
+    hex::encode(sha256(text.as_bytes()))
 }
 
 /// A response kept for replay.

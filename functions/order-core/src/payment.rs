@@ -22,7 +22,7 @@ use infra_model::contract::api::PaymentMethod;
 use infra_model::contract::messages::errors;
 use infra_model::contract::money::Money;
 
-use crate::hash::{hex, sha256};
+use crate::hash::sha256;
 use crate::triggers::{FLAKY_FAILURES, Triggers};
 
 /// The share of charges the mock declines and fails as unavailable, each in `[0, 1]`, together
@@ -86,7 +86,7 @@ impl PaymentError {
 /// The transaction id of an order's payment: `txn_` + 24 hex digits.
 pub fn transaction_id(order_id: &str) -> String {
     let h = sha256(format!("payment:{order_id}").as_bytes());
-    format!("txn_{}", hex(&h[..12]))
+    format!("txn_{}", hex::encode(&h[..12]))
 }
 
 fn declined_by(method: PaymentMethod) -> &'static str {

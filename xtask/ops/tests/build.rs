@@ -95,7 +95,7 @@ fn every_zip_is_one_executable_bootstrap_with_fixed_metadata_and_its_own_hash() 
     for b in arm64() {
         let f = &b.artifact.function;
         let zip = std::fs::read(&b.artifact.zip).unwrap();
-        let hash = hex(&Sha256::digest(&zip));
+        let hash = hex::encode(Sha256::digest(&zip));
         assert_eq!(hash, b.artifact.sha256, "{f}: the reported SHA-256 is the zip's");
         assert_eq!(zip.len() as u64, b.zip_bytes);
         let entry = xtask_ops::zip::read_single_file(&zip).unwrap();
@@ -149,7 +149,7 @@ fn the_zip_of_a_known_file_has_a_known_hash_and_unzips_with_the_mode() {
     let script = b"#!/bin/sh\necho hello from a deterministic zip\n".repeat(20);
     let zip = xtask_ops::zip::single_file("bootstrap", &script, 0o755).unwrap();
     assert_eq!(
-        hex(&Sha256::digest(&zip)),
+        hex::encode(Sha256::digest(&zip)),
         std::fs::read_to_string(Path::new(FIXTURES).join("known.zip.sha256"))
             .unwrap()
             .trim()
@@ -298,8 +298,4 @@ fn a_workflow_task_that_fails_answers_a_lambda_error_under_qemu() {
     };
     assert!(error_message.contains("orderId"), "{error_message}");
     assert!(payment.failure().is_none(), "the function is still up");
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
