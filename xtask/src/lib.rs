@@ -7,6 +7,7 @@ pub mod bench;
 pub mod ci;
 pub mod cli;
 pub mod faults;
+pub mod harness;
 pub mod lint;
 pub mod synth;
 pub mod workflows;

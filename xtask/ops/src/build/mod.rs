@@ -118,6 +118,7 @@ pub fn build_functions(options: &BuildOptions) -> Result<Vec<BuiltFunction>> {
 
     let mut cmd = Command::new(&cargo_zigbuild);
     tools::strip_package_env(&mut cmd);
+    cmd.env("CARGO_TARGET_DIR", cross_target_dir()?);
     cmd.arg("zigbuild")
         .args(["--profile", PROFILE, "--target"])
         .arg(zig_target(arch))
@@ -157,6 +158,16 @@ pub fn lambda_dir(arch: Arch) -> Result<PathBuf> {
         Arch::X86_64 => "lambda-x86_64".to_owned(),
     };
     Ok(target_dir()?.join(dir))
+}
+
+/// Where cargo builds the artifacts: `<cargo target dir>/cross`, a target folder of its own
+/// inside the workspace's. Cargo locks a target folder for the whole of a build, so in the
+/// shared one a cross build (minutes cold: ten fat-LTO links of about 50 s each) would hold up
+/// every `cargo test` and `cargo check` until it ends; in its own they run side by side (`.ci/run`
+/// starts it first, in the background). Nothing is built twice: the release dependencies for
+/// the target were never shared with the debug builds anyway.
+pub fn cross_target_dir() -> Result<PathBuf> {
+    Ok(target_dir()?.join("cross"))
 }
 
 /// The table `cargo xtask build` prints.
