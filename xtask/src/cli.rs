@@ -211,16 +211,17 @@ impl Cmd {
     /// cross build); the others run in the light binary.
     pub fn runs_in_ops(&self) -> bool {
         match self {
-            Cmd::Build { .. }
-            | Cmd::Dev { .. }
-            | Cmd::Deploy(_)
-            | Cmd::TestApi { .. }
-            | Cmd::Load { .. }
-            | Cmd::Soak { .. } => true,
-            Cmd::Bench { dev, artifacts, .. } => *dev || *artifacts,
-            Cmd::Synth { .. } | Cmd::Lint { .. } | Cmd::Tools | Cmd::Ci | Cmd::LintWorkflows | Cmd::Scan => {
-                false
+            Cmd::Dev { .. } | Cmd::Deploy(_) | Cmd::TestApi { .. } | Cmd::Load { .. } | Cmd::Soak { .. } => {
+                true
             }
+            Cmd::Bench { dev, artifacts, .. } => *dev || *artifacts,
+            Cmd::Synth { .. }
+            | Cmd::Build { .. }
+            | Cmd::Lint { .. }
+            | Cmd::Tools
+            | Cmd::Ci
+            | Cmd::LintWorkflows
+            | Cmd::Scan => false,
         }
     }
 }

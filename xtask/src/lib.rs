@@ -3,14 +3,18 @@
 //! clone's first `cargo xtask synth` is quick; the rest is `xtask-ops` (`xtask/ops`), which
 //! [`run`] hands commands to. A library so that tests call the same code.
 
+pub mod artifact;
 pub mod bench;
+pub mod build;
 pub mod ci;
 pub mod cli;
+pub mod elf;
 pub mod faults;
 pub mod harness;
 pub mod lint;
 pub mod synth;
 pub mod workflows;
+pub mod zip;
 
 use std::ffi::OsStr;
 use std::process::ExitCode;
@@ -116,12 +120,27 @@ pub fn run(command: Cmd) -> Result<ExitCode> {
                 return ops(&["bench"]);
             }
         }
-        Cmd::Build { .. }
-        | Cmd::Dev { .. }
-        | Cmd::Deploy(_)
-        | Cmd::TestApi { .. }
-        | Cmd::Load { .. }
-        | Cmd::Soak { .. } => unreachable!("runs_in_ops() hands these to xtask-ops"),
+        Cmd::Build {
+            arch,
+            functions,
+            quiet,
+        } => {
+            let start = std::time::Instant::now();
+            let built = build::build_functions(&build::BuildOptions {
+                arch,
+                functions,
+                quiet,
+            })?;
+            print!("{}", build::report(&built));
+            println!(
+                "{} {arch} function(s) in {:.1} s",
+                built.len(),
+                start.elapsed().as_secs_f64()
+            );
+        }
+        Cmd::Dev { .. } | Cmd::Deploy(_) | Cmd::TestApi { .. } | Cmd::Load { .. } | Cmd::Soak { .. } => {
+            unreachable!("runs_in_ops() hands these to xtask-ops")
+        }
         Cmd::Ci => crate::ci::run()?,
         Cmd::Scan => {
             if !crate::ci::scan_command()? {

@@ -1,5 +1,4 @@
-//! `xtask-ops`: the commands of `cargo xtask` that need the AWS SDK, the local cloud or the
-//! cross build. `cargo xtask` runs it with its own arguments; the command line is
+//! `xtask-ops`: the commands of `cargo xtask` that need the AWS SDK or the local cloud. `cargo xtask` runs it with its own arguments; the command line is
 //! [`xtask::cli`], the same types, so both binaries agree on it.
 
 use std::process::ExitCode;
@@ -7,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 use xtask::cli::{Cli, Cmd};
-use xtask_ops::{bench, build};
+use xtask_ops::bench;
 
 fn main() -> ExitCode {
     match run(Cli::parse().command) {
@@ -21,24 +20,6 @@ fn main() -> ExitCode {
 
 fn run(command: Cmd) -> Result<ExitCode> {
     match command {
-        Cmd::Build {
-            arch,
-            functions,
-            quiet,
-        } => {
-            let start = std::time::Instant::now();
-            let built = build::build_functions(&build::BuildOptions {
-                arch,
-                functions,
-                quiet,
-            })?;
-            print!("{}", build::report(&built));
-            println!(
-                "{} {arch} function(s) in {:.1} s",
-                built.len(),
-                start.elapsed().as_secs_f64()
-            );
-        }
         // `cargo xtask bench` (no flag) measures synthesis in the light binary, then hands the
         // rest here with no flag either: both the artifacts and the local system.
         Cmd::Bench { dev, artifacts, .. } => {

@@ -47,7 +47,7 @@ pub const LINKED_GLIBC: GlibcVersion = GlibcVersion(2, 17, 0);
 /// Bumped when the zip format changes, so that every stamp is stale.
 const STAMP_FORMAT: u32 = 1;
 
-pub use xtask::cli::Arch;
+pub use crate::cli::Arch;
 
 /// The target given to `cargo zigbuild`: the triple with the glibc version to link against.
 pub fn zig_target(arch: Arch) -> String {
