@@ -6,25 +6,17 @@
 //! and 17 empty doc-test runs. The manifests turn those off (`test = false`,
 //! `doctest = false`); this check keeps that from hiding a test someone adds later.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+
+/// Finds the first line of a test of some kind in a source file.
+type Finder = fn(&str) -> Option<usize>;
 
 /// One target whose harness is off although its sources hold a test, as a sentence that says
 /// what to do.
 pub fn switched_off_with_tests() -> Result<Vec<String>> {
-    let out = xtask_tools::cargo_command()
-        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
-        .current_dir(crate::root())
-        .output()
-        .context("cannot run `cargo metadata`")?;
-    if !out.status.success() {
-        bail!(
-            "`cargo metadata` failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let meta: Value = serde_json::from_slice(&out.stdout).context("`cargo metadata` printed no JSON")?;
+    let meta = crate::build::workspace_metadata()?;
     let mut found = Vec::new();
     for package in meta["packages"].as_array().into_iter().flatten() {
         let targets: Vec<&Value> = package["targets"].as_array().into_iter().flatten().collect();
@@ -52,21 +44,23 @@ pub fn switched_off_with_tests() -> Result<Vec<String>> {
                 continue;
             };
             let manifest = package["manifest_path"].as_str().unwrap_or("its Cargo.toml");
-            if t["test"] == Value::Bool(false) {
-                for f in &files {
-                    if let Some(line) = first_test(&read(f)?) {
-                        found.push(format!(
-                            "{}:{line}: a test in target `{name}`, whose harness is off: remove `test = false` from {manifest}",
-                            f.display()
-                        ));
-                    }
-                }
+            let checks: [(&str, Finder, &str); 2] = [
+                ("test", first_test, "a test"),
+                ("doctest", first_doc_test, "a doc test"),
+            ];
+            let off: Vec<_> = checks
+                .into_iter()
+                .filter(|(switch, ..)| t[*switch] == Value::Bool(false))
+                .collect();
+            if off.is_empty() {
+                continue;
             }
-            if t["doctest"] == Value::Bool(false) {
-                for f in &files {
-                    if let Some(line) = first_doc_test(&read(f)?) {
+            for f in &files {
+                let source = read(f)?;
+                for (switch, first, what) in &off {
+                    if let Some(line) = first(&source) {
                         found.push(format!(
-                            "{}:{line}: a doc test in target `{name}`, whose doc tests are off: remove `doctest = false` from {manifest}, or mark the block `text`",
+                            "{}:{line}: {what} in target `{name}`, whose `{switch}` harness is off: remove `{switch} = false` from {manifest}",
                             f.display()
                         ));
                     }

@@ -345,8 +345,8 @@ fn rustc() -> std::ffi::OsString {
     std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into())
 }
 
-/// Cargo's target folder (`CARGO_TARGET_DIR`, `build.target-dir`, or `target/`).
-pub fn target_dir() -> Result<PathBuf> {
+/// `cargo metadata --no-deps` of the workspace, as JSON.
+pub fn workspace_metadata() -> Result<Value> {
     let out = tools::cargo_command()
         .args(["metadata", "--no-deps", "--format-version", "1"])
         .current_dir(crate::root())
@@ -356,7 +356,12 @@ pub fn target_dir() -> Result<PathBuf> {
     if !out.status.success() {
         bail!("`cargo metadata` failed ({})", out.status);
     }
-    let meta: Value = serde_json::from_slice(&out.stdout).context("cannot read `cargo metadata`")?;
+    serde_json::from_slice(&out.stdout).context("cannot read `cargo metadata`")
+}
+
+/// Cargo's target folder (`CARGO_TARGET_DIR`, `build.target-dir`, or `target/`).
+pub fn target_dir() -> Result<PathBuf> {
+    let meta = workspace_metadata()?;
     let dir = meta
         .get("target_directory")
         .and_then(Value::as_str)
