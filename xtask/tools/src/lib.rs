@@ -47,6 +47,15 @@ pub const MOTO: PyTool = PyTool {
     venv: SHARED,
 };
 
+/// waitress, the WSGI server moto runs under here (`moto_server.py`): it keeps connections
+/// alive and serves from a pool of threads, where moto's own development server opens a
+/// connection and starts a thread for every request and logs each one.
+pub const WAITRESS: PyTool = PyTool {
+    requirement: "waitress==3.0.2",
+    executable: "waitress-serve",
+    venv: SHARED,
+};
+
 /// zig, the linker and C compiler of the Lambda builds (`cargo xtask build`), as a wheel. Pinned
 /// here because cargo-zigbuild accepts any version; installed before [`CARGO_ZIGBUILD`].
 pub const ZIGLANG: PyTool = PyTool {
@@ -96,6 +105,7 @@ pub const SCHEMATHESIS: PyTool = PyTool {
 pub const ALL: &[PyTool] = &[
     CFN_LINT,
     MOTO,
+    WAITRESS,
     ZIGLANG,
     CARGO_ZIGBUILD,
     CHECKOV,
@@ -226,6 +236,7 @@ const MOTO_LAUNCHER: &str = include_str!("moto_server.py");
 /// The command that runs moto on `host:port`, installing moto first if needed.
 pub fn moto_command(host: &str, port: u16) -> Result<Command> {
     ensure(MOTO)?;
+    ensure(WAITRESS)?;
     let launcher = dir().join("moto_server.py");
     if fs::read_to_string(&launcher).ok().as_deref() != Some(MOTO_LAUNCHER) {
         fs::write(&launcher, MOTO_LAUNCHER)
