@@ -8,7 +8,9 @@
 //!   its connections), each sending its next request when the last one answered, for
 //!   `DURATION`, first `POST /orders` (one stocked SKU; the orders then flow through reservation,
 //!   the workflow and the notifications in the background, as they would), then, once that
-//!   backlog has drained, `GET /orders/{id}` over the created ids.
+//!   backlog has drained, `GET /orders/{id}` over the created ids;
+//! - the emulator alone under the same load: the GetItem a GET makes, sent straight to moto (the
+//!   bound of the local API).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -227,7 +229,37 @@ async fn measure(system: &DevSystem) -> Result<()> {
         }
     })
     .await;
-    for (what, l) in [("POST /orders", &post), ("GET /orders/{id}", &get)] {
+    // The emulator alone, under the same load: the one call a GET makes (a consistent GetItem
+    // of the order), sent straight to moto by the SDK the functions use. The local API cannot
+    // be faster than this; the gap between the two is the project's own path.
+    let aws = crate::deploy::aws::Aws::connect(&crate::deploy::aws::AwsSettings {
+        endpoint_url: Some(system.moto_endpoint.clone()),
+        ..Default::default()
+    })
+    .await?;
+    let table = system
+        .outputs
+        .get("OrdersTableName")
+        .context("the dev stack has no OrdersTableName output")?;
+    let key = infra_model::contract::tables::orders::ORDER_ID.name;
+    let direct = load(|n| {
+        let (db, id) = (&aws.dynamodb, &created[n % created.len()]);
+        async move {
+            db.get_item()
+                .table_name(table)
+                .key(key, aws_sdk_dynamodb::types::AttributeValue::S(id.clone()))
+                .consistent_read(true)
+                .send()
+                .await
+                .is_ok_and(|out| out.item().is_some())
+        }
+    })
+    .await;
+    for (what, l) in [
+        ("POST /orders", &post),
+        ("GET /orders/{id}", &get),
+        ("moto GetItem", &direct),
+    ] {
         println!(
             "{what:<18} {:>6} requests, {:>3} errors, p50 {:>6.1} ms, p99 {:>6.1} ms, {:>6.1} requests/s",
             l.requests,
