@@ -42,6 +42,7 @@ Usage: python3 moto_server.py HOST PORT
 """
 
 import copy
+import functools
 import sys
 import threading
 
@@ -220,20 +221,10 @@ DynamoDBStreamsBackend.get_shard_iterator = keeping_newest_iterators(DynamoDBStr
 DynamoDBStreamsBackend.get_records = keeping_newest_iterators(DynamoDBStreamsBackend.get_records)
 
 
-def cached_backend_for_host(lookup):
-    """The backend of a host, looked up once per host: moto lists its package folder on disk and
-    tries its URL patterns one by one at every request."""
-    found = {}
-
-    def get_backend_for_host(self, host):
-        if host not in found:
-            found[host] = lookup(self, host)
-        return found[host]
-
-    return get_backend_for_host
-
-
-DomainDispatcherApplication.get_backend_for_host = cached_backend_for_host(
+# The backend of a host, looked up once per host (moto lists its package folder on disk and
+# tries its URL patterns one by one at every request). Hosts are service and region names, a
+# handful; the one application lives as long as the server.
+DomainDispatcherApplication.get_backend_for_host = functools.cache(
     DomainDispatcherApplication.get_backend_for_host
 )
 
