@@ -1,10 +1,13 @@
-//! Timestamps and dates without a date crate: RFC 3339 in UTC with milliseconds
+//! Timestamps and dates, on `chrono`: RFC 3339 in UTC with milliseconds
 //! (`2026-11-23T04:05:06.789Z`, the form stored in the tables, whose text order is time order)
-//! and calendar dates (`2026-11-23`). The calendar is the proleptic Gregorian one, years 0000
-//! to 9999; days are converted with Howard Hinnant's `days_from_civil` / `civil_from_days`.
-//! No leap seconds (as in Unix time). "Now" is always the caller's.
+//! and calendar dates (`2026-11-23`), in the proleptic Gregorian calendar, years 0000 to 9999
+//! (four digits, so that text order stays time order). No leap seconds (as in Unix time). "Now"
+//! is always the caller's. What is the project's own here: the range, the business days, and a
+//! parser stricter than chrono's (no space for `T`, no `:60`, at most nine fraction digits).
 
 use std::fmt;
+
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Timelike};
 
 /// Milliseconds in a day.
 pub const MILLIS_PER_DAY: i64 = 86_400_000;
@@ -40,96 +43,77 @@ impl Weekday {
 
 /// A calendar date between 0000-01-01 and 9999-12-31.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Date {
-    year: i32,
-    month: u8,
-    day: u8,
-}
+pub struct Date(NaiveDate);
+
+/// 1970-01-01.
+const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
 
 /// Days from 1970-01-01 to 0000-01-01 and to 9999-12-31.
+#[cfg(test)]
 const MIN_DAYS: i64 = -719_528;
+#[cfg(test)]
 const MAX_DAYS: i64 = 2_932_896;
 
-fn is_leap(year: i32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i32, month: u8) -> u8 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(year) => 29,
-        2 => 28,
-        _ => 0,
-    }
-}
-
 impl Date {
+    fn checked(date: NaiveDate) -> Result<Date, TimeError> {
+        if (0..=9999).contains(&date.year()) {
+            Ok(Date(date))
+        } else {
+            Err(TimeError::OutOfRange)
+        }
+    }
+
     /// A date, if it exists (`2025-02-29` does not).
     pub fn new(year: i32, month: u8, day: u8) -> Result<Date, TimeError> {
         if !(0..=9999).contains(&year) {
             return Err(TimeError::OutOfRange);
         }
-        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-            return Err(TimeError::BadDate);
-        }
-        Ok(Date { year, month, day })
+        NaiveDate::from_ymd_opt(year, month.into(), day.into())
+            .map(Date)
+            .ok_or(TimeError::BadDate)
     }
 
     pub fn year(self) -> i32 {
-        self.year
+        self.0.year()
     }
     pub fn month(self) -> u8 {
-        self.month
+        self.0.month() as u8
     }
     pub fn day(self) -> u8 {
-        self.day
+        self.0.day() as u8
     }
 
     /// Parses exactly `YYYY-MM-DD`.
     pub fn parse(s: &str) -> Result<Date, TimeError> {
+        // chrono's `%Y` would also take a sign or fewer digits: the shape is checked first.
         let b = s.as_bytes();
-        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        let shape = b.len() == 10
+            && b.iter().enumerate().all(|(i, c)| {
+                if i == 4 || i == 7 {
+                    *c == b'-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            });
+        if !shape {
             return Err(TimeError::BadDate);
         }
-        let year = digits(&b[0..4]).ok_or(TimeError::BadDate)?;
-        let month = digits(&b[5..7]).ok_or(TimeError::BadDate)?;
-        let day = digits(&b[8..10]).ok_or(TimeError::BadDate)?;
-        Date::new(year as i32, month as u8, day as u8)
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Date)
+            .map_err(|_| TimeError::BadDate)
     }
 
     /// Days since 1970-01-01 (negative before).
     pub fn days_since_epoch(self) -> i64 {
-        let (m, d) = (i64::from(self.month), i64::from(self.day));
-        let y = i64::from(self.year) - i64::from(m <= 2);
-        let era = y.div_euclid(400);
-        let yoe = y.rem_euclid(400);
-        let mp = (m + 9) % 12; // March = 0
-        let doy = (153 * mp + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
+        (self.0 - EPOCH).num_days()
     }
 
     /// The date `days` after 1970-01-01.
     pub fn from_days_since_epoch(days: i64) -> Result<Date, TimeError> {
-        if !(MIN_DAYS..=MAX_DAYS).contains(&days) {
-            return Err(TimeError::OutOfRange);
-        }
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        // In range by the check above, so these conversions are exact.
-        Ok(Date {
-            year: year as i32,
-            month: month as u8,
-            day: day as u8,
-        })
+        let date = chrono::TimeDelta::try_days(days)
+            .and_then(|d| EPOCH.checked_add_signed(d))
+            .ok_or(TimeError::OutOfRange)?;
+        Date::checked(date)
     }
 
     /// The UTC date of an instant.
@@ -138,15 +122,14 @@ impl Date {
     }
 
     pub fn weekday(self) -> Weekday {
-        // 1970-01-01 was a Thursday.
-        match (self.days_since_epoch() + 3).rem_euclid(7) {
-            0 => Weekday::Monday,
-            1 => Weekday::Tuesday,
-            2 => Weekday::Wednesday,
-            3 => Weekday::Thursday,
-            4 => Weekday::Friday,
-            5 => Weekday::Saturday,
-            _ => Weekday::Sunday,
+        match self.0.weekday() {
+            chrono::Weekday::Mon => Weekday::Monday,
+            chrono::Weekday::Tue => Weekday::Tuesday,
+            chrono::Weekday::Wed => Weekday::Wednesday,
+            chrono::Weekday::Thu => Weekday::Thursday,
+            chrono::Weekday::Fri => Weekday::Friday,
+            chrono::Weekday::Sat => Weekday::Saturday,
+            chrono::Weekday::Sun => Weekday::Sunday,
         }
     }
 
@@ -185,29 +168,15 @@ impl Date {
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        write!(f, "{}", self.0.format("%Y-%m-%d"))
     }
-}
-
-/// The digits of `b` as a number, if they are all ASCII digits.
-fn digits(b: &[u8]) -> Option<u32> {
-    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(b.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
 }
 
 /// `2026-11-23T04:05:06.789Z` from milliseconds since 1970-01-01T00:00:00Z.
 pub fn format_timestamp(epoch_ms: i64) -> Result<String, TimeError> {
-    let date = Date::from_epoch_millis(epoch_ms)?;
-    let ms_of_day = epoch_ms.rem_euclid(MILLIS_PER_DAY);
-    let (h, m, s, ms) = (
-        ms_of_day / 3_600_000,
-        ms_of_day / 60_000 % 60,
-        ms_of_day / 1000 % 60,
-        ms_of_day % 1000,
-    );
-    Ok(format!("{date}T{h:02}:{m:02}:{s:02}.{ms:03}Z"))
+    Date::from_epoch_millis(epoch_ms)?;
+    let at = DateTime::from_timestamp_millis(epoch_ms).ok_or(TimeError::OutOfRange)?;
+    Ok(at.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
 /// Milliseconds since the epoch from an RFC 3339 timestamp: `YYYY-MM-DDTHH:MM:SS`, an optional
@@ -215,47 +184,31 @@ pub fn format_timestamp(epoch_ms: i64) -> Result<String, TimeError> {
 /// may be lower case. Leap seconds (`:60`) are refused.
 pub fn parse_timestamp(s: &str) -> Result<i64, TimeError> {
     let bad = TimeError::BadTimestamp;
-    if !s.is_ascii() || s.len() < 20 {
+    let b = s.as_bytes();
+    if !s.is_ascii() || b.len() < 20 {
         return Err(bad);
     }
-    let b = s.as_bytes();
-    let date = Date::parse(&s[..10]).map_err(|e| match e {
+    // The date first, so that a year out of range says so.
+    Date::parse(&s[..10]).map_err(|e| match e {
         TimeError::OutOfRange => e,
         _ => TimeError::BadTimestamp,
     })?;
-    if !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+    // What RFC 3339 allows but we do not, and chrono takes: a space for `T` (its section 5.6
+    // note), more than nine fraction digits.
+    if !matches!(b[10], b'T' | b't') {
         return Err(bad);
     }
-    let field = |r: std::ops::Range<usize>, max: u32| digits(&b[r]).filter(|v| *v <= max).map(i64::from);
-    let (h, m, sec) = (
-        field(11..13, 23).ok_or(bad.clone())?,
-        field(14..16, 59).ok_or(bad.clone())?,
-        field(17..19, 59).ok_or(bad.clone())?,
-    );
-    let mut rest = &b[19..];
-    let mut millis = 0;
-    if let Some(fraction) = rest.strip_prefix(b".") {
-        let n = fraction.iter().take_while(|c| c.is_ascii_digit()).count();
-        if !(1..=9).contains(&n) {
-            return Err(bad);
-        }
-        let first3: Vec<u8> = fraction[..n.min(3)].to_vec();
-        let padded = [first3, vec![b'0'; 3 - n.min(3)]].concat();
-        millis = i64::from(digits(&padded).ok_or(bad.clone())?);
-        rest = &fraction[n..];
+    if let Some(fraction) = s[19..].strip_prefix('.')
+        && fraction.bytes().take_while(u8::is_ascii_digit).count() > 9
+    {
+        return Err(bad);
     }
-    let offset_minutes = match rest {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let oh = digits(&[*h1, *h2]).filter(|v| *v <= 23).ok_or(bad.clone())?;
-            let om = digits(&[*m1, *m2]).filter(|v| *v <= 59).ok_or(bad.clone())?;
-            let minutes = i64::from(oh * 60 + om);
-            if *sign == b'-' { -minutes } else { minutes }
-        }
-        _ => return Err(bad),
-    };
-    let local = date.days_since_epoch() * MILLIS_PER_DAY + ((h * 60 + m) * 60 + sec) * 1000 + millis;
-    let utc = local - offset_minutes * 60_000;
+    let at = DateTime::parse_from_rfc3339(s).map_err(|_| TimeError::BadTimestamp)?;
+    // chrono reads `:60` as a leap second: one more second's worth of nanoseconds.
+    if at.nanosecond() >= 1_000_000_000 {
+        return Err(bad);
+    }
+    let utc = at.timestamp_millis();
     // The instant must itself be a date we can write back.
     Date::from_epoch_millis(utc)?;
     Ok(utc)
@@ -264,6 +217,17 @@ pub fn parse_timestamp(s: &str) -> Result<i64, TimeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The Gregorian rule, written out independently of chrono, to check it against.
+    fn days_in_month(year: i32, month: u8) -> u8 {
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            _ => 28,
+        }
+    }
 
     #[test]
     fn known_dates() {
@@ -287,16 +251,16 @@ mod tests {
         for days in MIN_DAYS..=MAX_DAYS {
             let d = Date::from_days_since_epoch(days).unwrap();
             assert_eq!(d.days_since_epoch(), days);
-            assert_eq!(Date::new(d.year, d.month, d.day), Ok(d));
+            assert_eq!(Date::new(d.year(), d.month(), d.day()), Ok(d));
             if let Some(p) = previous {
-                let next_expected = if p.day < days_in_month(p.year, p.month) {
-                    (p.year, p.month, p.day + 1)
-                } else if p.month < 12 {
-                    (p.year, p.month + 1, 1)
+                let next_expected = if p.day() < days_in_month(p.year(), p.month()) {
+                    (p.year(), p.month(), p.day() + 1)
+                } else if p.month() < 12 {
+                    (p.year(), p.month() + 1, 1)
                 } else {
-                    (p.year + 1, 1, 1)
+                    (p.year() + 1, 1, 1)
                 };
-                assert_eq!((d.year, d.month, d.day), next_expected);
+                assert_eq!((d.year(), d.month(), d.day()), next_expected);
             }
             previous = Some(d);
         }
