@@ -92,6 +92,25 @@ pub fn serve<H>(
 where
     H: Fn(Request) -> Response + Send + Sync + 'static,
 {
+    let handler = Arc::new(handler);
+    serve_hyper(name, listener, stop, move |req, peer| {
+        answer(req, peer, limit, Arc::clone(&handler))
+    })
+}
+
+/// The server under [`serve`], for a handler that is async itself and takes hyper's request as
+/// it comes (the dev system's fault proxy streams to moto through hyper's client): the same
+/// thread, runtime, accept loop, keep-alive and stop flag.
+pub fn serve_hyper<F, Fut>(
+    name: &str,
+    listener: TcpListener,
+    stop: Arc<AtomicBool>,
+    handler: F,
+) -> Result<JoinHandle<()>>
+where
+    F: Fn(hyper::Request<Incoming>, SocketAddr) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = hyper::Response<Full<Bytes>>> + Send + 'static,
+{
     listener
         .set_nonblocking(true)
         .with_context(|| format!("cannot configure the listener of {name}"))?;
@@ -105,7 +124,7 @@ where
     std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
-            runtime.block_on(accept_loop(listener, &stop, limit, handler));
+            runtime.block_on(accept_loop(listener, &stop, handler));
             // Connections still open end here; invocations in flight on the blocking pool are
             // not waited for (their answers have nowhere to go).
             runtime.shutdown_background();
@@ -113,9 +132,10 @@ where
         .with_context(|| format!("cannot start the thread of {name}"))
 }
 
-async fn accept_loop<H>(listener: TcpListener, stop: &AtomicBool, limit: BodyLimit, handler: Arc<H>)
+async fn accept_loop<F, Fut>(listener: TcpListener, stop: &AtomicBool, handler: Arc<F>)
 where
-    H: Fn(Request) -> Response + Send + Sync + 'static,
+    F: Fn(hyper::Request<Incoming>, SocketAddr) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = hyper::Response<Full<Bytes>>> + Send + 'static,
 {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
         return;
@@ -134,8 +154,8 @@ where
         let handler = Arc::clone(&handler);
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let handler = Arc::clone(&handler);
-                async move { Ok::<_, Infallible>(answer(req, peer, limit, handler).await) }
+                let answer = handler(req, peer);
+                async move { Ok::<_, Infallible>(answer.await) }
             });
             let _ = http1::Builder::new()
                 .keep_alive(true)

@@ -3,9 +3,9 @@
 //! (`aws-errors`, `aws-stall`, `outage`), answers a share of requests with the errors the
 //! services document, or holds them, while the outage is on.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
@@ -13,6 +13,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
+use local_cloud::serve;
 use serde_json::json;
 
 use super::{FaultSpec, Injected, Observer};
@@ -23,7 +24,7 @@ use crate::runtime_api::{random_u64, uuid_v4};
 pub struct FaultProxy {
     pub endpoint: String,
     thread: Option<JoinHandle<()>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: Arc<AtomicBool>,
 }
 
 struct ProxyState {
@@ -133,7 +134,7 @@ fn error_response(
     )
 }
 
-async fn handle(req: Request<Incoming>, st: Arc<ProxyState>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(req: Request<Incoming>, st: Arc<ProxyState>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     match st.decide() {
@@ -149,7 +150,7 @@ async fn handle(req: Request<Incoming>, st: Arc<ProxyState>) -> Result<Response<
             for (k, v) in headers {
                 r = r.header(k, v);
             }
-            return Ok(r.body(Full::new(Bytes::from(text))).unwrap_or_default());
+            return r.body(Full::new(Bytes::from(text))).unwrap_or_default();
         }
         Decision::Stall => {
             st.injected.count(|c| c.aws_stalls += 1);
@@ -171,7 +172,7 @@ async fn handle(req: Request<Incoming>, st: Arc<ProxyState>) -> Result<Response<
         out = out.header(k, v);
     }
     let Ok(out) = out.body(Full::new(body)) else {
-        return Ok(bad_gateway("the request could not be forwarded"));
+        return bad_gateway("the request could not be forwarded");
     };
     match st.client.request(out).await {
         Ok(resp) => {
@@ -181,12 +182,12 @@ async fn handle(req: Request<Incoming>, st: Arc<ProxyState>) -> Result<Response<
                     if parts.status.is_success() {
                         (st.observe)(&target);
                     }
-                    Ok(Response::from_parts(parts, Full::new(b.to_bytes())))
+                    Response::from_parts(parts, Full::new(b.to_bytes()))
                 }
-                Err(e) => Ok(bad_gateway(&format!("the emulator's answer broke off: {e}"))),
+                Err(e) => bad_gateway(&format!("the emulator's answer broke off: {e}")),
             }
         }
-        Err(e) => Ok(bad_gateway(&format!("the emulator did not answer: {e}"))),
+        Err(e) => bad_gateway(&format!("the emulator did not answer: {e}")),
     }
 }
 
@@ -208,9 +209,6 @@ impl FaultProxy {
     ) -> Result<FaultProxy> {
         let listener =
             std::net::TcpListener::bind("127.0.0.1:0").context("cannot listen for the fault proxy")?;
-        listener
-            .set_nonblocking(true)
-            .context("cannot set up the fault proxy's port")?;
         let addr: SocketAddr = listener.local_addr().context("the fault proxy has no address")?;
         let state = Arc::new(ProxyState {
             upstream: upstream.trim_end_matches('/').to_owned(),
@@ -220,48 +218,24 @@ impl FaultProxy {
             client: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build_http(),
         });
-        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("dev-fault-proxy".into())
-            .spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-                    return;
-                };
-                rt.block_on(async move {
-                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                        return;
-                    };
-                    loop {
-                        tokio::select! {
-                            _ = &mut rx => return,
-                            accepted = listener.accept() => {
-                                let Ok((stream, _)) = accepted else { continue };
-                                let state = state.clone();
-                                tokio::spawn(async move {
-                                    let service = hyper::service::service_fn(move |req| handle(req, state.clone()));
-                                    let _ = hyper::server::conn::http1::Builder::new()
-                                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                                        .await;
-                                });
-                            }
-                        }
-                    }
-                });
-            })
-            .context("cannot start the fault proxy's thread")?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = serve::serve_hyper(
+            "dev-fault-proxy",
+            listener,
+            Arc::clone(&stop),
+            move |req, _peer| handle(req, Arc::clone(&state)),
+        )?;
         Ok(FaultProxy {
             endpoint: format!("http://{addr}"),
             thread: Some(thread),
-            shutdown: Some(tx),
+            stop,
         })
     }
 }
 
 impl Drop for FaultProxy {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
