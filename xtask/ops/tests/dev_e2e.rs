@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use infra_model::decl::Target;
 use infra_model::system::resources::{CUSTOMER_NOTIFICATIONS, ORDER_EVENTS, ORDER_EVENTS_DLQ};
 use serde_json::{Value, json};
+use xtask_ops::build::HostBuild;
 use xtask_ops::dev::http::Aws;
 use xtask_ops::dev::{Client, DevOptions, DevSystem, order_body};
 use xtask_ops::live::load::{self, LoadOptions};
@@ -297,6 +298,8 @@ fn the_local_system_end_to_end() {
                 l.push(format!("[{source}] {line}"));
             }
         }),
+        // The function binaries the suite built: no second build of the SDK stack.
+        host_build: HostBuild::TestSuite,
         ..DevOptions::new()
     };
     let started = Instant::now();

@@ -17,6 +17,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use xtask_ops::build::HostBuild;
 use xtask_ops::dev::faults::FaultSpec;
 use xtask_ops::dev::{DevOptions, DevSystem};
 use xtask_ops::live::soak::{SoakOptions, SoakReport};
@@ -37,6 +38,8 @@ fn soak(faults: &str, rate: f64, orders: u32, settle: Duration) -> SoakReport {
         faults: spec.clone(),
         log: std::sync::Arc::new(|_: &str, _: &str| {}),
         progress: std::sync::Arc::new(|_: &str| {}),
+        // The function binaries the suite built: no second build of the SDK stack.
+        host_build: HostBuild::TestSuite,
         ..DevOptions::new()
     })
     .unwrap();

@@ -25,6 +25,7 @@ use infra_model::Env;
 use infra_model::system::api::{API_KEY_HEADER, ROUTES};
 use infra_model::system::openapi::{self, Server};
 use serde_json::Value;
+use xtask_ops::build::HostBuild;
 use xtask_ops::dev::{DevOptions, DevSystem};
 use xtask_ops::tools;
 
@@ -213,6 +214,8 @@ fn schema_valid_requests_pass_and_invalid_ones_get_400() {
                 l.push(format!("[{source}] {line}"));
             }
         }),
+        // The function binaries the suite built: no second build of the SDK stack.
+        host_build: HostBuild::TestSuite,
         ..DevOptions::new()
     })
     .unwrap();

@@ -218,14 +218,19 @@ pub fn human_bytes(bytes: u64) -> String {
 // ---------------------------------------------------------------------------------------------
 // Host binaries, for `cargo xtask dev`
 
-/// The profile of a host build.
+/// How a host build selects what it compiles.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum HostProfile {
-    /// `cargo build` (dev profile): fastest to build.
+pub enum HostBuild {
+    /// `cargo build -p <function> --bin <function>` for each (dev profile): the least to
+    /// compile, what `cargo xtask dev` runs.
     #[default]
-    Debug,
-    /// `cargo build --release`.
-    Release,
+    Functions,
+    /// `cargo test --workspace --no-run`: the function binaries the test suite compiles anyway,
+    /// for the tests that start the local system. Cargo unifies the features of shared crates
+    /// over the packages a command selects, and the suite's selection (xtask-ops' SDK clients,
+    /// the dev-dependencies' test features) differs from the functions' alone: building them
+    /// on their own compiled the SDK stack a second time in a cold test run.
+    TestSuite,
 }
 
 /// A function built for this machine, to run as a local process.
@@ -240,18 +245,22 @@ pub struct HostBinary {
 
 /// Builds the functions (empty: all) for this machine with plain cargo and returns their
 /// executables, in `FUNCTIONS` order. No tools needed beyond cargo.
-pub fn host_binaries(functions: &[String], profile: HostProfile, quiet: bool) -> Result<Vec<HostBinary>> {
+pub fn host_binaries(functions: &[String], build: HostBuild, quiet: bool) -> Result<Vec<HostBinary>> {
     let functions = selected(functions)?;
     let mut cmd = tools::cargo_command();
-    cmd.arg("build")
-        .args(["--message-format", "json-render-diagnostics"])
+    match build {
+        HostBuild::Functions => {
+            cmd.arg("build");
+            for f in &functions {
+                cmd.args(["-p", f, "--bin", f]);
+            }
+        }
+        HostBuild::TestSuite => {
+            cmd.args(["test", "--workspace", "--no-run"]);
+        }
+    }
+    cmd.args(["--message-format", "json-render-diagnostics"])
         .current_dir(crate::root());
-    if profile == HostProfile::Release {
-        cmd.arg("--release");
-    }
-    for f in &functions {
-        cmd.args(["-p", f, "--bin", f]);
-    }
     if quiet {
         cmd.arg("--quiet");
     }
@@ -415,9 +424,11 @@ fn run_cargo(mut cmd: Command, functions: &[String], what: &str) -> Result<BTree
             continue;
         }
         let target = &msg["target"];
+        // The binary itself, not its unit-test executable (`cargo test --no-run` lists both).
         let is_bin = target["kind"]
             .as_array()
-            .is_some_and(|k| k.iter().any(|k| k == "bin"));
+            .is_some_and(|k| k.iter().any(|k| k == "bin"))
+            && msg["profile"]["test"] != true;
         let name = target["name"].as_str().unwrap_or_default();
         if !is_bin || !functions.iter().any(|f| f == name) {
             continue;

@@ -73,6 +73,8 @@ pub struct DevOptions {
     pub max_concurrency: usize,
     /// What to inject once the system is up ([`faults`]).
     pub faults: faults::FaultSpec,
+    /// How the functions are built: the tests take the test suite's own build.
+    pub host_build: crate::build::HostBuild,
 }
 
 impl DevOptions {
@@ -88,6 +90,7 @@ impl DevOptions {
             progress: Arc::new(|s: &str| eprintln!("{s}")),
             max_concurrency: 4,
             faults: faults::FaultSpec::default(),
+            host_build: crate::build::HostBuild::Functions,
         }
     }
 }
@@ -151,9 +154,10 @@ impl DevSystem {
         let say = options.progress.clone();
         let mut timings = BTreeMap::new();
         // The host build runs while moto starts and the stack deploys.
-        let build = std::thread::spawn(|| {
+        let host_build = options.host_build;
+        let build = std::thread::spawn(move || {
             let t = Instant::now();
-            crate::build::host_binaries(&[], crate::build::HostProfile::Debug, true).map(|b| (b, t.elapsed()))
+            crate::build::host_binaries(&[], host_build, true).map(|b| (b, t.elapsed()))
         });
         // Each function's recent lines, for the local Lambda endpoint's log tails.
         let recent = Arc::new(lambda_api::RecentLines::default());

@@ -77,7 +77,7 @@ pub fn reload(
     first_save: Instant,
 ) -> Result<Reload> {
     let started = Instant::now();
-    let built = crate::build::host_binaries(&[], crate::build::HostProfile::Debug, true).context(
+    let built = crate::build::host_binaries(&[], crate::build::HostBuild::Functions, true).context(
         "the rebuild failed (the compiler's messages are above); the previous code is still serving",
     )?;
     let build = started.elapsed();
