@@ -101,13 +101,15 @@ pub const SCHEMATHESIS: PyTool = PyTool {
     venv: SHARED,
 };
 
-/// Every tool the project uses, for `cargo xtask tools`.
+/// Every tool the project uses, for `cargo xtask tools`, in the order it installs them: the
+/// cross build's linker first, so that a build started beside the install (`.ci/run`) waits
+/// for it only.
 pub const ALL: &[PyTool] = &[
+    ZIGLANG,
+    CARGO_ZIGBUILD,
     CFN_LINT,
     MOTO,
     WAITRESS,
-    ZIGLANG,
-    CARGO_ZIGBUILD,
     CHECKOV,
     OPENAPI_SPEC_VALIDATOR,
     SCHEMATHESIS,
