@@ -2,19 +2,10 @@
 
 use crate::problem::ApiProblem;
 
-/// A version 4 UUID in its canonical lower-case form from 16 random bytes.
-pub fn uuid_v4(mut random: [u8; 16]) -> String {
-    random[6] = (random[6] & 0x0f) | 0x40; // version 4
-    random[8] = (random[8] & 0x3f) | 0x80; // RFC 4122 variant
-    let h: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+/// A version 4 UUID in its canonical lower-case form from 16 random bytes (the `uuid` crate
+/// sets the version and variant bits).
+pub fn uuid_v4(random: [u8; 16]) -> String {
+    uuid::Builder::from_random_bytes(random).into_uuid().to_string()
 }
 
 /// The order id of a request with an idempotency key: a UUID (version 4 form) from SHA-256 of
@@ -30,11 +21,8 @@ pub fn order_id_for(record_key: &str, request_hash: &str) -> String {
 
 /// Whether `s` is a UUID in canonical form (any version, either case).
 pub fn is_uuid(s: &str) -> bool {
-    s.len() == 36
-        && s.bytes().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => b == b'-',
-            _ => b.is_ascii_hexdigit(),
-        })
+    // 36 characters is the hyphenated form only: `uuid` also parses the braced, URN and simple ones.
+    s.len() == 36 && uuid::Uuid::try_parse(s).is_ok()
 }
 
 /// An order id from a path (`/orders/{orderId}`), in lower case. Problems name `orderId`.
