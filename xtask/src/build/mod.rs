@@ -420,27 +420,8 @@ fn run_cargo(mut cmd: Command, functions: &[String], what: &str) -> Result<BTree
             eprintln!("{line}");
             continue;
         };
-        if msg.get("reason").and_then(Value::as_str) != Some("compiler-artifact") {
-            continue;
-        }
-        let target = &msg["target"];
-        // The binary itself, not its unit-test executable (`cargo test --no-run` lists both).
-        let is_bin = target["kind"]
-            .as_array()
-            .is_some_and(|k| k.iter().any(|k| k == "bin"))
-            && msg["profile"]["test"] != true;
-        let name = target["name"].as_str().unwrap_or_default();
-        if !is_bin || !functions.iter().any(|f| f == name) {
-            continue;
-        }
-        if let Some(exe) = msg.get("executable").and_then(Value::as_str) {
-            binaries.insert(
-                name.to_owned(),
-                CargoBinary {
-                    path: PathBuf::from(exe),
-                    fresh: msg["fresh"].as_bool().unwrap_or(false),
-                },
-            );
+        if let Some((name, binary)) = function_binary(&msg, functions) {
+            binaries.insert(name, binary);
         }
     }
     let status = child.wait().with_context(|| format!("{what} did not finish"))?;
@@ -448,6 +429,32 @@ fn run_cargo(mut cmd: Command, functions: &[String], what: &str) -> Result<BTree
         bail!("{what} failed ({status})");
     }
     Ok(binaries)
+}
+
+/// The executable of one of `functions` in a message of cargo's `--message-format json`: a
+/// `compiler-artifact` of a bin target, not its unit-test executable (`cargo test --no-run`
+/// lists both, with the same target name).
+fn function_binary(msg: &Value, functions: &[String]) -> Option<(String, CargoBinary)> {
+    if msg.get("reason").and_then(Value::as_str) != Some("compiler-artifact") {
+        return None;
+    }
+    let target = &msg["target"];
+    let is_bin = target["kind"]
+        .as_array()
+        .is_some_and(|k| k.iter().any(|k| k == "bin"))
+        && msg["profile"]["test"] != true;
+    let name = target["name"].as_str()?;
+    if !is_bin || !functions.iter().any(|f| f == name) {
+        return None;
+    }
+    let exe = msg.get("executable").and_then(Value::as_str)?;
+    Some((
+        name.to_owned(),
+        CargoBinary {
+            path: PathBuf::from(exe),
+            fresh: msg["fresh"].as_bool().unwrap_or(false),
+        },
+    ))
 }
 
 /// What `bootstrap.zip.stamp` records about the last zip written.
@@ -594,6 +601,43 @@ mod tests {
             "{err}"
         );
         Ok(())
+    }
+
+    /// Messages as `cargo test --workspace --no-run --message-format json` printed them
+    /// (trimmed to the fields read): the bin, its unit-test executable, and the library.
+    #[test]
+    fn the_binary_is_taken_not_its_test_executable() {
+        let functions = vec!["health".to_owned()];
+        let line = |kind: &str, test: bool, exe: &str, fresh: bool| {
+            serde_json::json!({
+                "reason": "compiler-artifact",
+                "package_id": "path+file:///w/functions/health#0.1.0",
+                "target": {"kind": [kind], "crate_types": [kind], "name": "health", "src_path": "/w/functions/health/src/main.rs", "edition": "2024", "doc": true, "doctest": false, "test": true},
+                "profile": {"opt_level": "0", "debuginfo": "line-tables-only", "debug_assertions": true, "overflow_checks": true, "test": test},
+                "features": [],
+                "filenames": [exe],
+                "executable": exe,
+                "fresh": fresh
+            })
+        };
+        let bin = line("bin", false, "/t/debug/health", true);
+        let (name, b) = function_binary(&bin, &functions).unwrap_or_else(|| panic!("{bin}"));
+        assert_eq!(name, "health");
+        assert_eq!(b.path, PathBuf::from("/t/debug/health"));
+        assert!(b.fresh);
+        let unit_tests = line("bin", true, "/t/debug/deps/health-1a2b3c", false);
+        assert!(function_binary(&unit_tests, &functions).is_none());
+        let mut lib = line("lib", false, "/t/debug/deps/libhealth.rlib", false);
+        lib["executable"] = Value::Null;
+        assert!(function_binary(&lib, &functions).is_none());
+        assert!(function_binary(&bin, &["payment".to_owned()]).is_none());
+        assert!(
+            function_binary(
+                &serde_json::json!({"reason": "build-finished", "success": true}),
+                &functions
+            )
+            .is_none()
+        );
     }
 
     #[test]
