@@ -1,5 +1,5 @@
-//! `cargo xtask bench --synth`: synthesis's figures, measured on this machine (the rest of
-//! `cargo xtask bench` is `xtask_ops::bench`).
+//! `cargo xtask bench --synth`: synthesis's figures, and with `--cold` the build-time ones,
+//! measured on this machine (the rest of `cargo xtask bench` is `xtask_ops::bench`).
 
 use std::path::Path;
 use std::process::Command;
@@ -69,6 +69,72 @@ pub fn synth(vs_cdk: Option<&Path>) -> Result<()> {
         typed.len()
     );
     Ok(())
+}
+
+/// The build-time figures: the first `cargo xtask synth` of a fresh clone (an empty target
+/// folder; cargo's registry as it is), and a model edit until its tests and the synth have run
+/// (incremental, in the project's own target folder).
+pub fn build_times() -> Result<()> {
+    let root = crate::root();
+    let scratch = std::env::temp_dir().join(format!("xtask-bench-cold-{}", std::process::id()));
+    let target = scratch.join("target");
+    let out = scratch.join("out");
+    let mut first = xtask_tools::cargo_command();
+    first
+        .args(["xtask", "synth", "--out"])
+        .arg(&out)
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(&root);
+    let first = once(&mut first, "the first cargo xtask synth");
+    let _ = std::fs::remove_dir_all(&scratch);
+    let first = first?;
+    println!(
+        "first `cargo xtask synth` into an empty target folder (CARGO_TARGET_DIR=<new folder> cargo xtask synth): {:.1} s",
+        first.as_secs_f64()
+    );
+
+    // An edit, as cargo sees one: the file's modification time moves on, its text stays.
+    let model = root.join("infra-model/src/system/functions.rs");
+    let touch = || -> Result<()> {
+        std::fs::File::options()
+            .append(true)
+            .open(&model)
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+            .with_context(|| format!("cannot touch {}", model.display()))
+    };
+    let mut tests = xtask_tools::cargo_command();
+    tests
+        .args(["test", "--quiet", "-p", "infra-model"])
+        .current_dir(&root);
+    let mut synth = xtask_tools::cargo_command();
+    synth
+        .args(["xtask", "synth", "--out"])
+        .arg(&out)
+        .current_dir(&root);
+    // Once to bring both builds up to date, then the edit.
+    once(&mut tests, "cargo test -p infra-model")?;
+    once(&mut synth, "cargo xtask synth")?;
+    touch()?;
+    let tests_took = once(&mut tests, "cargo test -p infra-model")?;
+    touch()?;
+    let synth_took = once(&mut synth, "cargo xtask synth")?;
+    let _ = std::fs::remove_dir_all(&out);
+    println!(
+        "a model edit (infra-model/src/system/functions.rs touched), then `cargo test -p infra-model`: {:.1} s; touched again, then `cargo xtask synth`: {:.1} s",
+        tests_took.as_secs_f64(),
+        synth_took.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The wall time of one run of `cmd`, which must succeed.
+fn once(cmd: &mut Command, what: &str) -> Result<Duration> {
+    let start = Instant::now();
+    let o = cmd.output().with_context(|| format!("cannot run {what}"))?;
+    if !o.status.success() {
+        bail!("{what} failed: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    Ok(start.elapsed())
 }
 
 /// The wall times of `runs` runs of `cmd`, after 3 to warm the caches.

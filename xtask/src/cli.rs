@@ -90,6 +90,11 @@ pub enum Cmd {
         /// `cdk synth` is timed in the same run and the ratio printed.
         #[arg(long, value_name = "DIR", conflicts_with_all = ["dev", "artifacts"])]
         vs_cdk: Option<PathBuf>,
+        /// With the synthesis figures, the build-time ones: the first `cargo xtask synth` into
+        /// an empty target folder, and a model edit (a file of infra-model touched) until its
+        /// tests and `cargo xtask synth` have run. About a minute of compiling.
+        #[arg(long, conflicts_with_all = ["dev", "artifacts"])]
+        cold: bool,
     },
     /// Install the project's pinned tools into .tools/ (or $ORDERS_TOOLS_DIR) and print where they are.
     Tools,

@@ -112,9 +112,14 @@ pub fn run(command: Cmd) -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
-        Cmd::Bench { vs_cdk, synth, .. } => {
+        Cmd::Bench {
+            vs_cdk, synth, cold, ..
+        } => {
             bench::synth(vs_cdk.as_deref())?;
-            if !synth && vs_cdk.is_none() {
+            if cold {
+                bench::build_times()?;
+            }
+            if !synth && vs_cdk.is_none() && !cold {
                 // The artifacts' and the local system's figures need the cross build and the
                 // local cloud: xtask-ops measures them (`bench` with no flag: both).
                 return ops(&["bench"]);
