@@ -188,11 +188,6 @@ pub fn parse_timestamp(s: &str) -> Result<i64, TimeError> {
     if !s.is_ascii() || b.len() < 20 {
         return Err(bad);
     }
-    // The date first, so that a year out of range says so.
-    Date::parse(&s[..10]).map_err(|e| match e {
-        TimeError::OutOfRange => e,
-        _ => TimeError::BadTimestamp,
-    })?;
     // What RFC 3339 allows but we do not, and chrono takes: a space for `T` (its section 5.6
     // note), more than nine fraction digits.
     if !matches!(b[10], b'T' | b't') {
