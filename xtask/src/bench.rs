@@ -139,19 +139,10 @@ fn once(cmd: &mut Command, what: &str) -> Result<Duration> {
 
 /// The wall times of `runs` runs of `cmd`, after 3 to warm the caches.
 fn timed(cmd: &mut Command, runs: usize, what: &str) -> Result<Vec<Duration>> {
-    let mut times = Vec::new();
-    for i in 0..runs + 3 {
-        let start = Instant::now();
-        let o = cmd.output().with_context(|| format!("cannot run {what}"))?;
-        let took = start.elapsed();
-        if !o.status.success() {
-            bail!("{what} failed: {}", String::from_utf8_lossy(&o.stderr));
-        }
-        if i >= 3 {
-            times.push(took);
-        }
+    for _ in 0..3 {
+        once(cmd, what)?;
     }
-    Ok(times)
+    (0..runs).map(|_| once(cmd, what)).collect()
 }
 
 const CDK_RUNS: usize = 5;
