@@ -5,6 +5,7 @@ mod expr;
 mod parameter;
 mod refs;
 mod template;
+pub mod yaml;
 
 pub use expr::{Cond, Expr, Pseudo, sub_variables};
 pub use parameter::{ConditionHandle, ParamHandle, Parameter};

@@ -536,7 +536,7 @@ pub struct Synthesized {
 impl Synthesized {
     /// The template as YAML (what `synth` writes and the snapshots hold).
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(&self.document)
+        crate::cfn::yaml::to_string(&self.document)
             .expect("a template of strings, numbers and maps always serializes")
     }
 
