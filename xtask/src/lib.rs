@@ -51,7 +51,7 @@ pub fn run(command: Cmd) -> Result<ExitCode> {
                 let [one] = stacks.as_slice() else {
                     bail!("--stdout prints one environment: add --env dev, --env staging or --env prod");
                 };
-                print!("{}", one.template.to_yaml());
+                print!("{}", one.yaml);
                 return Ok(ExitCode::SUCCESS);
             }
             if check {
@@ -93,6 +93,9 @@ pub fn run(command: Cmd) -> Result<ExitCode> {
             let out = if out.is_absolute() { out } else { root.join(out) };
             synth::write(&stacks, &out, format)?;
             synth::write_openapi(&stacks, &out)?;
+            // The process ends here, and the OS takes its memory back at once: freeing the
+            // stacks' maps and strings one by one was about 1 ms of `synth`'s 9 (measured).
+            std::mem::forget(stacks);
         }
         Cmd::Lint { env } => {
             let stacks = synth::synth(&env.0)?;
