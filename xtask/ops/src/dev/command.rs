@@ -210,6 +210,7 @@ pub fn cli(
         lambda_endpoint: system.lambda_endpoint.clone(),
         pid: std::process::id(),
         log_file: log_path,
+        throttled: throttle,
     };
     state.write()?;
     println!(

@@ -101,9 +101,23 @@ pub struct LocalState {
     pub pid: u32,
     /// Where its functions' log lines go, one JSON object per line ([`crate::deploy::logs::Line`]).
     pub log_file: PathBuf,
+    /// Whether its API applies the dev usage plan's throttle and quota (`cargo xtask dev`
+    /// without `--no-throttle`), so that `load --local` checks its rate against them only then.
+    /// A file without it (an older `cargo xtask dev`) throttles.
+    #[serde(default = "throttled_by_default")]
+    pub throttled: bool,
+}
+
+fn throttled_by_default() -> bool {
+    true
 }
 
 impl LocalState {
+    /// The environment whose usage plan its API applies: dev's, unless it runs without one.
+    pub fn usage_plan(&self) -> Option<Env> {
+        self.throttled.then_some(Env::Dev)
+    }
+
     pub fn path() -> PathBuf {
         crate::root().join("target").join("dev").join("local.json")
     }
@@ -206,7 +220,7 @@ pub async fn resolve(target: &ApiTarget) -> Result<Api> {
                 client: ApiClient::new(&state.url, &state.api_key)?,
                 name: format!("the local system at {}", state.url),
                 tables: Some(local_tables(&state.moto_endpoint).await?),
-                env: Some(Env::Dev),
+                env: state.usage_plan(),
             })
         }
         ApiTarget::Deployed(target) => {
@@ -476,5 +490,34 @@ mod tests {
             "--url needs --api-key"
         );
         assert!(parse(&["--local"]).is_ok());
+    }
+
+    #[test]
+    fn the_local_state_says_whether_its_api_throttles_and_an_older_file_does() {
+        let state = LocalState {
+            url: "http://127.0.0.1:3000".into(),
+            api_key: "k".into(),
+            moto_endpoint: "http://127.0.0.1:5000".into(),
+            lambda_endpoint: "http://127.0.0.1:3001".into(),
+            pid: 7,
+            log_file: "target/dev/functions.log".into(),
+            throttled: false,
+        };
+        let text = serde_json::to_string(&state).expect("serializes");
+        assert!(text.contains(r#""throttled":false"#), "{text}");
+        assert_eq!(serde_json::from_str::<LocalState>(&text).ok(), Some(state));
+        // What `cargo xtask dev` wrote before it said: its API throttled.
+        let older = text.replace(r#","throttled":false"#, "");
+        let read: LocalState = serde_json::from_str(&older).expect("an older file reads");
+        assert!(read.throttled);
+        // Unthrottled, `load --local` has no usage plan to keep to.
+        assert_eq!(read.usage_plan(), Some(Env::Dev));
+        assert!(load::check_usage_plan(read.usage_plan(), 300.0, 9000, false).is_err());
+        let unthrottled = LocalState {
+            throttled: false,
+            ..read
+        };
+        assert_eq!(unthrottled.usage_plan(), None);
+        assert!(load::check_usage_plan(unthrottled.usage_plan(), 300.0, 9000, false).is_ok());
     }
 }
