@@ -155,7 +155,7 @@ impl Notifier {
                 return Err(format!(
                     "another attempt is publishing {} (its claim expires within {} s); retrying",
                     n.notification_id,
-                    order_aws::idempotency::CLAIM_SECONDS
+                    self.idempotency.claim_seconds()
                 ));
             }
         }

@@ -1,3 +1,4 @@
+use infra_model::decl::FunctionBindings as _;
 use infra_model::system::functions::NotifyCustomerBindings;
 use notify_customer::{Notifications, Notifier, StreamEvent};
 use order_aws::idempotency::IdempotencyStore;
@@ -12,7 +13,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = aws_config().await;
     let notifier = Notifier {
         notifications: Notifications::new(aws_sdk_sns::Client::new(&sdk), b.notifications),
-        idempotency: IdempotencyStore::new(aws_sdk_dynamodb::Client::new(&sdk), b.idempotency.as_str()),
+        idempotency: IdempotencyStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            b.idempotency.as_str(),
+            NotifyCustomerBindings::FUNCTION,
+        ),
     };
     let notifier = &notifier;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<StreamEvent>| async move {

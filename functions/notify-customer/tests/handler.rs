@@ -7,6 +7,7 @@ use infra_model::contract::api::{OrderStatus, ShippingInfo, StatusChange};
 use infra_model::contract::messages::CustomerNotification;
 use infra_model::contract::tables::orders::OrderRecord;
 use infra_model::decl::{BoundValue, TopicArn};
+use infra_model::system::functions::NOTIFY_CUSTOMER;
 use infra_model::system::resources::IDEMPOTENCY;
 use notify_customer::{Notifications, Notifier, StreamEvent};
 use order_aws::idempotency::IdempotencyStore;
@@ -54,7 +55,11 @@ async fn setup() -> Setup {
         .unwrap();
     let notifier = Notifier {
         notifications: Notifications::new(sns, TopicArn::from_value(topic_arn)),
-        idempotency: IdempotencyStore::new(aws_sdk_dynamodb::Client::new(&sdk), &tables[IDEMPOTENCY.spec.id]),
+        idempotency: IdempotencyStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            &tables[IDEMPOTENCY.spec.id],
+            &NOTIFY_CUSTOMER,
+        ),
     };
     Setup { notifier, queue, sdk }
 }

@@ -6,13 +6,20 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use infra_model::contract::tables::idempotency as t;
 pub use infra_model::contract::tables::idempotency::IdempotencyRecord;
+use infra_model::decl::Function;
 
 use crate::error::StoreError;
 use crate::item::{from_item, n, s, to_item};
 
-/// How long an in-progress claim blocks retries before another attempt may take it over (a
-/// handler that died mid-request must not block its key for a day).
-pub const CLAIM_SECONDS: u64 = 60;
+/// How long an in-progress claim of `holder` (the function that writes it) blocks its key
+/// before another attempt may take it over: the function's longest timeout in the model, and
+/// [`t::CLAIM_MARGIN_SECONDS`]. By then Lambda has stopped the invocation that claimed it
+/// (its timeout), so a retry cannot run beside it; and a handler that died mid-request does
+/// not block its key for longer than that (orders-api: 10 + 5 s, where a fixed 60 s made a
+/// client that retried after the API's timeout wait 50 s for nothing).
+pub fn claim_seconds(holder: &Function) -> u64 {
+    holder.longest_timeout().as_secs() + t::CLAIM_MARGIN_SECONDS
+}
 
 /// The outcome of claiming a key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,14 +34,24 @@ pub enum Claim {
 pub struct IdempotencyStore {
     client: Client,
     table: String,
+    /// [`claim_seconds`] of the function that claims keys through this store.
+    claim_seconds: u64,
 }
 
 impl IdempotencyStore {
-    pub fn new(client: Client, table: impl Into<String>) -> IdempotencyStore {
+    /// The store of `holder`, the function whose handler claims keys through it (its
+    /// `FunctionBindings::FUNCTION`).
+    pub fn new(client: Client, table: impl Into<String>, holder: &Function) -> IdempotencyStore {
         IdempotencyStore {
             client,
             table: table.into(),
+            claim_seconds: claim_seconds(holder),
         }
+    }
+
+    /// How long a claim made through this store blocks its key.
+    pub fn claim_seconds(&self) -> u64 {
+        self.claim_seconds
     }
 
     /// Claims `key` for a request with `request_hash` at `now` (epoch seconds).
@@ -45,7 +62,7 @@ impl IdempotencyStore {
             state: t::IN_PROGRESS.into(),
             status_code: None,
             response: None,
-            claim_expires_at: now + CLAIM_SECONDS,
+            claim_expires_at: now + self.claim_seconds,
             expires_at: now + t::TTL_SECONDS,
         };
         let result = self

@@ -2,15 +2,12 @@
 //! from the stored record.
 //!
 //! The handler's sequence: validate the request (a 4xx is never stored), compute
-//! [`request_hash`], read the record of [`record_key`]; on [`Decision::Proceed`] write an
-//! in-progress record (`request_hash`, `expiresAt` = [`in_progress_expiry`]) with the
-//! condition "absent or expired", do the work, then store the response with
-//! `expiresAt` = [`completed_expiry`] when [`is_replayable`], or delete the record otherwise.
-//! The short expiry of an in-progress record means that a handler that died mid-way blocks
-//! retries of its key for [`IN_PROGRESS_SECONDS`] only.
+//! [`request_hash`], claim the record of [`record_key`] (`order_aws::idempotency`: a claim
+//! blocks the key for as long as the claiming function can run, and a little more); when the key
+//! was already claimed, [`decide`] from the record; do the work, then store the response when
+//! [`is_replayable`], or give the claim up otherwise.
 
 use infra_model::contract::api::ErrorCode;
-use infra_model::contract::tables::idempotency::TTL_SECONDS;
 use serde_json::Value;
 
 use crate::hash::sha256;
@@ -18,8 +15,6 @@ use crate::problem::ApiProblem;
 
 /// The longest `Idempotency-Key`.
 pub const MAX_KEY_LEN: usize = 255;
-/// How long an in-progress record holds its key (longer than the API's 29 s timeout).
-pub const IN_PROGRESS_SECONDS: u64 = 60;
 
 /// The `Idempotency-Key` header: absent is fine (`None`); present, it must be 1 to 255
 /// visible ASCII characters (`!` to `~`, no spaces).
@@ -154,16 +149,6 @@ pub fn decide(record: Option<&IdempotencyRecord>, request_hash: &str, now_epoch_
     }
 }
 
-/// `expiresAt` of an in-progress record.
-pub fn in_progress_expiry(now_epoch_seconds: u64) -> u64 {
-    now_epoch_seconds.saturating_add(IN_PROGRESS_SECONDS)
-}
-
-/// `expiresAt` of a completed record.
-pub fn completed_expiry(now_epoch_seconds: u64) -> u64 {
-    now_epoch_seconds.saturating_add(TTL_SECONDS)
-}
-
 /// Whether a response is stored for replay: successes only. A 5xx may work on a retry, and a
 /// 4xx happens before the record is written.
 pub fn is_replayable(status_code: u16) -> bool {
@@ -286,9 +271,6 @@ mod tests {
 
     #[test]
     fn expiries_and_what_is_stored() {
-        assert_eq!(in_progress_expiry(100), 160);
-        assert_eq!(completed_expiry(100), 100 + 86_400);
-        assert_eq!(completed_expiry(u64::MAX), u64::MAX);
         assert!(is_replayable(200) && is_replayable(201) && is_replayable(202));
         assert!(!is_replayable(400) && !is_replayable(409) && !is_replayable(500) && !is_replayable(503));
     }

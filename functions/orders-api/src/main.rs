@@ -1,3 +1,4 @@
+use infra_model::decl::FunctionBindings as _;
 use infra_model::system::functions::OrdersApiBindings;
 use order_aws::http::ApiRequest;
 use order_aws::idempotency::IdempotencyStore;
@@ -24,7 +25,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         config: AppConfig::from_env(),
         orders: OrderStore::new(dynamodb.clone(), b.orders.as_str()),
         inventory: InventoryStore::new(dynamodb.clone(), b.inventory.as_str()),
-        idempotency: IdempotencyStore::new(dynamodb, b.idempotency.as_str()),
+        idempotency: IdempotencyStore::new(dynamodb, b.idempotency.as_str(), OrdersApiBindings::FUNCTION),
         token_key: token_key.into_bytes(),
     };
     let api = &api;

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use infra_model::system::functions::ORDERS_API;
 use infra_model::system::resources::{IDEMPOTENCY, INVENTORY, ORDERS};
 use order_aws::AppConfig;
 use order_aws::aws_sdk_dynamodb;
@@ -41,7 +42,7 @@ async fn api() -> OrdersApi {
         },
         orders: OrderStore::new(db.clone(), &tables[ORDERS.spec.id]),
         inventory,
-        idempotency: IdempotencyStore::new(db, &tables[IDEMPOTENCY.spec.id]),
+        idempotency: IdempotencyStore::new(db, &tables[IDEMPOTENCY.spec.id], &ORDERS_API),
         token_key: b"test-pagination-key".to_vec(),
     }
 }
@@ -191,6 +192,43 @@ async fn a_retried_request_with_the_same_idempotency_key_creates_nothing_new() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(shipped["orders"], json!([]));
+}
+
+/// An attempt that died holding its claim blocks its key for as long as orders-api can run
+/// (its longest timeout in the model, and the margin), and no longer.
+#[tokio::test]
+async fn a_claim_left_by_a_dead_attempt_blocks_its_key_until_the_function_could_not_be_running() {
+    let api = api().await;
+    let body = order_body("dora@example.com", 1);
+    let claim = api.idempotency.claim_seconds();
+    assert_eq!(claim, ORDERS_API.longest_timeout().as_secs() + 5);
+    assert_eq!(claim, 15, "orders-api runs for 10 s at most");
+    // The dead attempt claimed the key at NOW and stored nothing.
+    let now_s = u64::try_from(NOW / 1000).unwrap();
+    let key = order_core::idempotency::record_key("POST /orders", "dead-attempt-1");
+    let hash = order_core::idempotency::request_hash("POST", "/orders", body.as_bytes());
+    assert!(matches!(
+        api.idempotency.claim(&key, &hash, now_s).await,
+        Ok(order_aws::idempotency::Claim::Claimed)
+    ));
+    let post_at = |seconds_later: u64| {
+        let e = with_header(
+            api_event("POST", "/orders", "/orders", Some(&body)),
+            "Idempotency-Key",
+            "dead-attempt-1",
+        );
+        let at = NOW + i64::try_from(seconds_later * 1000).unwrap();
+        let api = &api;
+        async move { response_json(api.handle(&api_request(&e), at).await) }
+    };
+    let (status, err) = post_at(claim).await;
+    assert_eq!((status, err["code"].as_str()), (409, Some("CONFLICT")), "{err}");
+    let (status, order) = post_at(claim + 1).await;
+    assert_eq!(
+        status, 202,
+        "the claim has expired: the retry takes the key over: {order}"
+    );
+    assert_eq!(order["status"], "PENDING");
 }
 
 #[tokio::test]

@@ -188,6 +188,11 @@ impl Function {
         self.sizing[env.index()]
     }
 
+    /// Its longest timeout in any environment: how long one of its invocations can run.
+    pub fn longest_timeout(&self) -> Duration {
+        self.sizing.iter().map(|s| s.timeout).max().unwrap_or_default()
+    }
+
     /// The function resource's logical id (`ReserveStockFunction`).
     pub fn logical_id(&self) -> String {
         format!("{}Function", self.id)
@@ -522,6 +527,24 @@ mod tests {
                 "{a:?} actions are sorted and unique"
             );
         }
+    }
+
+    #[test]
+    fn the_longest_timeout_is_that_of_any_environment() {
+        let f = Function {
+            name: "f",
+            id: "F",
+            description: "",
+            trigger: Trigger::Api,
+            bindings: &[],
+            config: &[],
+            sizing: [
+                Sizing::new(128, 3, 1),
+                Sizing::new(128, 20, 1),
+                Sizing::new(128, 9, 1),
+            ],
+        };
+        assert_eq!(f.longest_timeout(), Duration::from_secs(20));
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub fn consumers_of_queue(queue: &QueueSpec) -> impl Iterator<Item = &'static Fu
 /// queue no function reads.
 pub fn queue_visibility(queue: &QueueSpec) -> std::time::Duration {
     consumers_of_queue(queue)
-        .flat_map(|f| f.sizing.iter().map(|s| s.timeout * 6))
+        .map(|f| f.longest_timeout() * 6)
         .max()
         .unwrap_or(std::time::Duration::from_secs(30))
 }

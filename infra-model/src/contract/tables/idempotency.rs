@@ -18,6 +18,10 @@ pub const IN_PROGRESS: &str = "IN_PROGRESS";
 pub const COMPLETED: &str = "COMPLETED";
 /// How long a record is kept.
 pub const TTL_SECONDS: u64 = 24 * 3600;
+/// How long an in-progress claim outlasts the longest run of the function that wrote it: the
+/// claim is written as the invocation starts, a little after the time it is stamped with, and
+/// another invocation compares it with its own clock.
+pub const CLAIM_MARGIN_SECONDS: u64 = 5;
 
 /// A claimed key and, once the work is done, its answer: the items of the idempotency table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
