@@ -73,7 +73,7 @@ pub async fn destroy_with(
         local_cleanup: Vec::new(),
         elapsed_ms: 0,
     };
-    let Some(info) = read_stack(aws, stack).await? else {
+    let Some(info) = settled_stack(aws, stack, &console).await? else {
         console.line(format!("{stack} does not exist: nothing to destroy"));
         report.elapsed_ms = ms(total.elapsed());
         return Ok(report);
@@ -181,6 +181,45 @@ pub async fn destroy_with(
         "  kept the artifacts bucket s3://{bucket}: every stack of this account and region shares it"
     ));
     Ok(report)
+}
+
+/// Whether DeleteStack must wait for the operation running on a stack in `status`.
+/// CloudFormation runs one operation on a stack at a time and refuses to delete one that is
+/// being updated: DeleteStack answers a ValidationError, `Stack [<id>] cannot be deleted while
+/// in status UPDATE_COMPLETE_CLEANUP_IN_PROGRESS` (the same for the other update states). Each
+/// such state ends by itself (User Guide, "Stack status codes"). A stack already being deleted
+/// is deleted again (DeleteStack is accepted, and its deletion followed); one in
+/// REVIEW_IN_PROGRESS holds nothing yet and is deleted at once. moto runs every operation
+/// within its request: a local stack in an *_IN_PROGRESS state is stuck there, and deleting
+/// it is the way out (`plan::classify`), so it is not waited for.
+fn must_wait(status: &str, local: bool) -> bool {
+    !local
+        && status.ends_with("_IN_PROGRESS")
+        && !matches!(status, "DELETE_IN_PROGRESS" | "REVIEW_IN_PROGRESS")
+}
+
+/// The stack once no operation that blocks its deletion runs on it ([`must_wait`]): one found
+/// running is followed to its end, as deploy does ([`earlier::wait_for`]), and the stack read
+/// again. `None`: there is no stack (or no longer).
+async fn settled_stack(aws: &Aws, stack: &str, console: &Console) -> Result<Option<StackInfo>> {
+    for _ in 0..MAX_WAITS {
+        match read_stack(aws, stack).await? {
+            Some(info) if must_wait(&info.status, aws.local) => {
+                earlier::wait_for(aws, &info, earlier::Then::Delete, console).await?;
+            }
+            settled => return Ok(settled),
+        }
+    }
+    match read_stack(aws, stack).await? {
+        Some(info) if must_wait(&info.status, aws.local) => bail!(
+            "{stack} is busy again ({}) after {MAX_WAITS} operations in a row: a deploy keeps \
+             starting new ones.\nWhat to do: find out who runs them (`{}` shows the events), then \
+             run this again",
+            info.status,
+            aws.status_command(stack)
+        ),
+        settled => Ok(settled),
+    }
 }
 
 /// After moto deletes a stack: delete the REST APIs it leaves behind, and the secrets xtask

@@ -37,13 +37,43 @@ pub struct EarlierOperation {
 /// before it, and has no such event of its own.
 const BEGINS: [&str; 3] = ["CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "IMPORT_IN_PROGRESS"];
 
+/// What the command does once the operation has ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Then {
+    /// deploy and diff: plan against the settled stack.
+    Plan,
+    /// destroy: delete it.
+    Delete,
+}
+
+impl Then {
+    fn waiting(self) -> &'static str {
+        match self {
+            Then::Plan => "planning",
+            Then::Delete => "deleting the stack",
+        }
+    }
+
+    fn next(self) -> &'static str {
+        match self {
+            Then::Plan => "planning against it",
+            Then::Delete => "deleting it",
+        }
+    }
+}
+
 /// How many pages of events are read back to find where the running operation began.
 const MAX_PAGES: usize = 10;
 
 /// Says what is running on `stack`, follows it to its end and says how it ended. Stopped
 /// following (Ctrl-C, expired credentials, the time limit), it fails saying that this command
 /// changed nothing and that the operation goes on.
-pub(crate) async fn wait_for(aws: &Aws, stack: &StackInfo, console: &Console) -> Result<EarlierOperation> {
+pub(crate) async fn wait_for(
+    aws: &Aws,
+    stack: &StackInfo,
+    then: Then,
+    console: &Console,
+) -> Result<EarlierOperation> {
     let started = Instant::now();
     let name = &stack.name;
     let since_when = stack
@@ -58,8 +88,9 @@ pub(crate) async fn wait_for(aws: &Aws, stack: &StackInfo, console: &Console) ->
         stack.status
     ));
     console.line(format!(
-        "Waiting for it to end before planning (at most {}; Ctrl-C stops waiting, and the \
+        "Waiting for it to end before {} (at most {}; Ctrl-C stops waiting, and the \
          operation goes on):",
+        then.waiting(),
         human_duration(aws.poll.operation_limit)
     ));
     let since = before_operation(aws, &stack.id, name).await?;
@@ -72,7 +103,7 @@ pub(crate) async fn wait_for(aws: &Aws, stack: &StackInfo, console: &Console) ->
                  on {name} to end; run it again once that has ended"
             ))
         })?;
-    console.lines(outcome_lines(name, &followed));
+    console.lines(outcome_lines(name, &followed, then));
     Ok(EarlierOperation {
         found: stack.status.clone(),
         status: followed.status,
@@ -86,10 +117,12 @@ pub(crate) async fn wait_for(aws: &Aws, stack: &StackInfo, console: &Console) ->
 }
 
 /// What the command says when the earlier operation has ended.
-fn outcome_lines(stack: &str, f: &Followed) -> Vec<String> {
+fn outcome_lines(stack: &str, f: &Followed, then: Then) -> Vec<String> {
     if f.succeeded {
+        let mut next = then.next().to_owned();
+        next[..1].make_ascii_uppercase();
         return vec![format!(
-            "The earlier operation ended: {stack} is {}. Planning against it.",
+            "The earlier operation ended: {stack} is {}. {next}.",
             f.status
         )];
     }
@@ -108,7 +141,8 @@ fn outcome_lines(stack: &str, f: &Followed) -> Vec<String> {
         "UPDATE_ROLLBACK_COMPLETE" | "IMPORT_ROLLBACK_COMPLETE"
     ) {
         lines.push(format!(
-            "{stack} is back as it was before that update: planning against it."
+            "{stack} is back as it was before that update: {}.",
+            then.next()
         ));
     }
     lines
@@ -165,8 +199,12 @@ mod tests {
     #[test]
     fn the_end_of_the_earlier_operation_is_said_with_what_failed() {
         assert_eq!(
-            outcome_lines("orders-dev", &ended("UPDATE_COMPLETE", Vec::new())),
+            outcome_lines("orders-dev", &ended("UPDATE_COMPLETE", Vec::new()), Then::Plan),
             ["The earlier operation ended: orders-dev is UPDATE_COMPLETE. Planning against it."]
+        );
+        assert_eq!(
+            outcome_lines("orders-dev", &ended("UPDATE_COMPLETE", Vec::new()), Then::Delete),
+            ["The earlier operation ended: orders-dev is UPDATE_COMPLETE. Deleting it."]
         );
         let failed = vec![FailedResource {
             logical_id: "HealthFunction".into(),
@@ -174,7 +212,11 @@ mod tests {
             status: "UPDATE_FAILED".into(),
             reason: "boom".into(),
         }];
-        let lines = outcome_lines("orders-dev", &ended("UPDATE_ROLLBACK_COMPLETE", failed.clone()));
+        let lines = outcome_lines(
+            "orders-dev",
+            &ended("UPDATE_ROLLBACK_COMPLETE", failed.clone()),
+            Then::Plan,
+        );
         assert_eq!(
             lines,
             [
@@ -185,7 +227,7 @@ mod tests {
             ]
         );
         // A first create rolled back cannot be updated: no "planning" (the refusal follows).
-        let lines = outcome_lines("orders-dev", &ended("ROLLBACK_COMPLETE", failed));
+        let lines = outcome_lines("orders-dev", &ended("ROLLBACK_COMPLETE", failed), Then::Plan);
         assert!(!lines.iter().any(|l| l.contains("planning")), "{lines:?}");
     }
 }

@@ -132,7 +132,7 @@ pub(crate) async fn template_to_send(
 
 /// How many operations in a row deploy waits for before it gives up (someone keeps starting
 /// new ones).
-const MAX_WAITS: usize = 3;
+pub(crate) const MAX_WAITS: usize = 3;
 
 /// The stack's state once no operation runs on it: an operation found running is followed to
 /// its end ([`earlier::wait_for`]), and the stack read again.
@@ -153,7 +153,7 @@ async fn settled_state(
         match classify(current, target.env, aws.local, last_event.as_deref(), &aws.region)? {
             StackState::Busy(s) if rounds < MAX_WAITS => {
                 rounds += 1;
-                waited = Some(earlier::wait_for(aws, &s, console).await?);
+                waited = Some(earlier::wait_for(aws, &s, earlier::Then::Plan, console).await?);
             }
             StackState::Busy(s) => bail!(
                 "{stack} is busy again ({}) after {MAX_WAITS} operations in a row: another deploy \

@@ -304,6 +304,31 @@ impl Script {
                 MockResponse::Http(cfn("ExecuteChangeSet", ""))
             }),
         );
+        // A destroy's deletion is the scripted operation: `statuses` and `events` follow it.
+        let (st, s) = (state.clone(), seen.clone());
+        rules.push(
+            mock!(aws_sdk_cloudformation::Client::delete_stack).then_compute_response(move |_| {
+                let mut st = st.lock().unwrap();
+                let last = st.last_status.clone();
+                // CloudFormation refuses to delete a stack while it is being updated.
+                if last.ends_with("_IN_PROGRESS")
+                    && !matches!(last.as_str(), "DELETE_IN_PROGRESS" | "REVIEW_IN_PROGRESS")
+                {
+                    s.push(format!("DeleteStack refused: {last}"));
+                    return MockResponse::Http(cfn_error(
+                        400,
+                        "ValidationError",
+                        &format!(
+                            "Stack [{}] cannot be deleted while in status {last}",
+                            stack_id(stack)
+                        ),
+                    ));
+                }
+                st.executed = true;
+                s.push("DeleteStack");
+                MockResponse::Http(cfn_empty("DeleteStack"))
+            }),
+        );
         let s = seen.clone();
         rules.push(
             mock!(aws_sdk_cloudformation::Client::update_termination_protection).then_compute_response(

@@ -285,3 +285,41 @@ async fn a_stack_that_becomes_busy_before_the_change_set_is_refused_saying_nothi
         seen.all()
     );
 }
+
+/// A destroy started while an update is still cleaning up, which CloudFormation would refuse to
+/// delete, follows that update to its end, then deletes the stack.
+#[tokio::test(start_paused = true)]
+async fn a_destroy_waits_for_the_update_running_on_the_stack_then_deletes_it() {
+    let seen = Seen::default();
+    let script = Script {
+        before: vec![
+            "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+            "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+            "UPDATE_COMPLETE",
+        ],
+        statuses: vec!["DELETE_IN_PROGRESS", "DELETE_COMPLETE"],
+        ..Script::new(STACK)
+    }
+    .earlier_event(0, STACK, STACK_TYPE, "UPDATE_IN_PROGRESS", Some("User Initiated"))
+    .earlier_event(0, STACK, STACK_TYPE, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", None)
+    .earlier_event(2, STACK, STACK_TYPE, "UPDATE_COMPLETE", None)
+    .event(0, STACK, STACK_TYPE, "DELETE_IN_PROGRESS", Some("User Initiated"))
+    .event(1, STACK, STACK_TYPE, "DELETE_COMPLETE", None);
+    let deployed = infra_model::synth(Env::Staging).unwrap().to_value();
+    let aws = aws(&script.rules(&settled(), &deployed, &seen));
+    let target = DeployTarget::new(Env::Staging, aws.settings.clone());
+    let report = deploy::destroy_with(&aws, &target, &quiet()).await.unwrap();
+
+    assert_eq!(
+        report.outcome,
+        DestroyOutcome::Destroyed,
+        "{report:#?}\n{:?}",
+        seen.all()
+    );
+    let calls = seen.all();
+    assert!(
+        calls.iter().any(|c| c == "DeleteStack")
+            && !calls.iter().any(|c| c.starts_with("DeleteStack refused")),
+        "{calls:?}"
+    );
+}
