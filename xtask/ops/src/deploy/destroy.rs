@@ -202,23 +202,18 @@ fn must_wait(status: &str, local: bool) -> bool {
 /// running is followed to its end, as deploy does ([`earlier::wait_for`]), and the stack read
 /// again. `None`: there is no stack (or no longer).
 async fn settled_stack(aws: &Aws, stack: &str, console: &Console) -> Result<Option<StackInfo>> {
-    for _ in 0..MAX_WAITS {
+    let mut rounds = 0;
+    loop {
         match read_stack(aws, stack).await? {
-            Some(info) if must_wait(&info.status, aws.local) => {
+            Some(info) if must_wait(&info.status, aws.local) && rounds < earlier::MAX_WAITS => {
+                rounds += 1;
                 earlier::wait_for(aws, &info, earlier::Then::Delete, console).await?;
+            }
+            Some(info) if must_wait(&info.status, aws.local) => {
+                return Err(earlier::busy_again(aws, stack, &info.status));
             }
             settled => return Ok(settled),
         }
-    }
-    match read_stack(aws, stack).await? {
-        Some(info) if must_wait(&info.status, aws.local) => bail!(
-            "{stack} is busy again ({}) after {MAX_WAITS} operations in a row: a deploy keeps \
-             starting new ones.\nWhat to do: find out who runs them (`{}` shows the events), then \
-             run this again",
-            info.status,
-            aws.status_command(stack)
-        ),
-        settled => Ok(settled),
     }
 }
 

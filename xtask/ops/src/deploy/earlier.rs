@@ -62,6 +62,21 @@ impl Then {
     }
 }
 
+/// How many operations in a row deploy, diff and destroy wait for before they give up (someone
+/// keeps starting new ones).
+pub(crate) const MAX_WAITS: usize = 3;
+
+/// The refusal once [`MAX_WAITS`] operations in a row have been waited for and the stack is
+/// busy again (`status`).
+pub(crate) fn busy_again(aws: &Aws, stack: &str, status: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{stack} is busy again ({status}) after {MAX_WAITS} operations in a row: another deploy \
+         or destroy keeps starting new ones.\nWhat to do: find out who runs them (`{}` shows the \
+         events), then run this again",
+        aws.status_command(stack)
+    )
+}
+
 /// How many pages of events are read back to find where the running operation began.
 const MAX_PAGES: usize = 10;
 

@@ -130,10 +130,6 @@ pub(crate) async fn template_to_send(
     }
 }
 
-/// How many operations in a row deploy waits for before it gives up (someone keeps starting
-/// new ones).
-pub(crate) const MAX_WAITS: usize = 3;
-
 /// The stack's state once no operation runs on it: an operation found running is followed to
 /// its end ([`earlier::wait_for`]), and the stack read again.
 async fn settled_state(
@@ -151,17 +147,11 @@ async fn settled_state(
             _ => None,
         };
         match classify(current, target.env, aws.local, last_event.as_deref(), &aws.region)? {
-            StackState::Busy(s) if rounds < MAX_WAITS => {
+            StackState::Busy(s) if rounds < earlier::MAX_WAITS => {
                 rounds += 1;
                 waited = Some(earlier::wait_for(aws, &s, earlier::Then::Plan, console).await?);
             }
-            StackState::Busy(s) => bail!(
-                "{stack} is busy again ({}) after {MAX_WAITS} operations in a row: another deploy \
-                 or destroy keeps starting new ones.\nWhat to do: find out who runs them (`{}` \
-                 shows the events), then run this again",
-                s.status,
-                aws.status_command(stack)
-            ),
+            StackState::Busy(s) => return Err(earlier::busy_again(aws, stack, &s.status)),
             state => return Ok((state, waited)),
         }
     }
